@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from './config.js';
+import type { DatabaseHandle } from './db/client.js';
+import { registerErrorHandling } from './errors.js';
+import { loggerOptions } from './logger.js';
+import { AdminService } from './modules/admin/service.js';
+import { PartnersRepository } from './modules/admin/repository.js';
+import { adminRoutes } from './modules/admin/routes.js';
+import { healthRoutes } from './modules/health/routes.js';
+import { IdempotencyRepository } from './modules/idempotency/repository.js';
+import { MerchantsRepository } from './modules/merchants/repository.js';
+import { merchantRoutes } from './modules/merchants/routes.js';
+import { MerchantsService } from './modules/merchants/service.js';
+import { partnerRoutes } from './modules/partners/routes.js';
+import { TokensRepository } from './modules/tokens/repository.js';
+import { TokensService } from './modules/tokens/service.js';
+import { idempotencyPlugin } from './plugins/idempotency.js';
+import { openApiPlugin } from './plugins/openapi.js';
+import { validatorCompiler } from './plugins/validation.js';
+import { authenticatePartner } from './plugins/partner-auth.js';
+import { VERSION } from './version.js';
+
+export interface AppDeps {
+  database: DatabaseHandle;
+  adminToken: string;
+  /** Overrides the configured logger (tests pass false or a capturing stream). */
+  logger?: FastifyServerOptions['logger'];
+}
+
+export type App = FastifyInstance;
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const IDEMPOTENCY_SWEEP_MS = 60 * 60 * 1000;
+
+/** Builds the whole service; never listens. The server and every test call this same function. */
+export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
+  const app = Fastify({
+    logger: deps.logger ?? loggerOptions(config.logLevel, false),
+    // A caller's own request id is kept when it is sane, so logs can be joined across systems.
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const incoming = request.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : `req_${randomUUID().replaceAll('-', '')}`;
+    },
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    bodyLimit: config.bodyLimitBytes,
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler());
+
+  // JSON only on the APIs; the collector adds text/plain in its own scope.
+  app.removeContentTypeParser('text/plain');
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+    void reply.header('x-content-type-options', 'nosniff');
+  });
+
+  registerErrorHandling(app);
+  await app.register(openApiPlugin, { publicUrl: config.publicUrl, version: VERSION });
+
+  const { db } = deps.database;
+  const tokens = new TokensService(new TokensRepository(db));
+  const admin = new AdminService(db, new PartnersRepository(db), tokens, {
+    cnameTarget: config.cnameTarget,
+    recordName: config.recordName,
+  });
+  const merchants = new MerchantsService(db, new MerchantsRepository(db));
+  const idempotency = new IdempotencyRepository(db);
+
+  await app.register(healthRoutes, { ping: () => deps.database.ping() });
+
+  if (config.role !== 'collector') {
+    await app.register(adminRoutes, { prefix: '/v1/admin', admin, adminToken: deps.adminToken });
+
+    app.decorateRequest('partner', null);
+    await app.register(
+      async (partnerApi) => {
+        partnerApi.addHook('onRequest', authenticatePartner(tokens));
+        await partnerApi.register(idempotencyPlugin, {
+          repository: idempotency,
+          scopeOf: (request) => (request.partner ? `partner:${request.partner.id}` : undefined),
+        });
+        await partnerApi.register(partnerRoutes);
+        await partnerApi.register(merchantRoutes, { merchants });
+      },
+      { prefix: '/v1/partners' },
+    );
+
+    const sweeper = setInterval(() => {
+      idempotency.deleteExpired().catch((error: unknown) => app.log.warn({ err: error }, 'idempotency sweep failed'));
+    }, IDEMPOTENCY_SWEEP_MS);
+    sweeper.unref();
+    app.addHook('onClose', async () => clearInterval(sweeper));
+  }
+
+  return app;
+}

@@ -1,0 +1,184 @@
+import path from 'node:path';
+import { isIP } from 'node:net';
+
+/**
+ * The only reader of process.env. Every setting is parsed and checked here, once, so a bad value
+ * stops start-up with one line naming the variable instead of failing somewhere later.
+ */
+
+export type Role = 'all' | 'api' | 'collector';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface DnsServer {
+  host: string;
+  port: number;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  adminToken: string | undefined;
+  cnameTarget: string;
+  recordName: string;
+  dnsServers: DnsServer[];
+  dnsTimeoutMs: number;
+  publicUrl: string;
+  logLevel: LogLevel;
+  role: Role;
+  bodyLimitBytes: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
+    super(`${variable} ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const ROLES: readonly Role[] = ['all', 'api', 'collector'];
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) {
+    throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = raw.toLowerCase();
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return value as T;
+}
+
+function hostname(env: Env, name: string, fallback: string): string {
+  const value = read(env, name) ?? fallback;
+  if (!HOSTNAME.test(value)) throw new ConfigError(name, `must be a DNS hostname such as ${fallback}, got "${value}"`);
+  return value.toLowerCase().replace(/\.$/, '');
+}
+
+function databaseUrl(env: Env): string | undefined {
+  const raw = read(env, 'DATABASE_URL');
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('DATABASE_URL', 'must be a URL such as postgres://user@host:5432/db');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError('DATABASE_URL', `must use postgres:// or postgresql://, got "${url.protocol}"`);
+  }
+  return raw;
+}
+
+function httpUrl(env: Env, name: string, fallback: string): string {
+  const raw = read(env, name) ?? fallback;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `must be an absolute http(s) URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(name, `must be an absolute http(s) URL, got "${raw}"`);
+  }
+  return url.toString().replace(/\/$/, '');
+}
+
+function dnsServers(env: Env): DnsServer[] {
+  const raw = read(env, 'MARKTAG_DNS_SERVERS');
+  if (raw === undefined) return [];
+  return raw.split(',').map((entry) => {
+    const item = entry.trim();
+    // "[::1]:53", "::1", "1.1.1.1", "1.1.1.1:53"
+    const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(item);
+    const v4 = /^([^:]+)(?::(\d+))?$/.exec(item);
+    const [host, port] = bracketed
+      ? [bracketed[1], bracketed[2]]
+      : isIP(item) === 6
+        ? [item, undefined]
+        : v4
+          ? [v4[1], v4[2]]
+          : [undefined, undefined];
+    const portNumber = port === undefined ? 53 : Number(port);
+    if (host === undefined || isIP(host) === 0 || !Number.isInteger(portNumber) || portNumber < 1 || portNumber > 65535) {
+      throw new ConfigError('MARKTAG_DNS_SERVERS', `must be a comma-separated list of ip[:port], got "${item}"`);
+    }
+    return { host, port: portNumber };
+  });
+}
+
+function adminToken(env: Env): string | undefined {
+  const value = read(env, 'MARKTAG_ADMIN_TOKEN');
+  if (value !== undefined && value.length < 24) {
+    throw new ConfigError('MARKTAG_ADMIN_TOKEN', 'must be at least 24 characters long');
+  }
+  return value;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const port = integer(env, 'PORT', 3000, 0, 65535);
+  const recordName = read(env, 'MARKTAG_RECORD_NAME') ?? 'mtag';
+  if (!DNS_LABEL.test(recordName)) {
+    throw new ConfigError('MARKTAG_RECORD_NAME', `must be a single DNS label such as mtag, got "${recordName}"`);
+  }
+  return {
+    port,
+    host: read(env, 'HOST') ?? '0.0.0.0',
+    databaseUrl: databaseUrl(env),
+    dataDir: path.resolve(read(env, 'MARKTAG_DATA_DIR') ?? '.marktag'),
+    adminToken: adminToken(env),
+    cnameTarget: hostname(env, 'MARKTAG_CNAME_TARGET', 'mtag.markopolo.ai'),
+    recordName: recordName.toLowerCase(),
+    dnsServers: dnsServers(env),
+    dnsTimeoutMs: integer(env, 'MARKTAG_DNS_TIMEOUT_MS', 5000, 100, 60000),
+    publicUrl: httpUrl(env, 'MARKTAG_PUBLIC_URL', `http://localhost:${port}`),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    role: oneOf(env, 'MARKTAG_ROLE', ROLES, 'all'),
+    bodyLimitBytes: integer(env, 'MARKTAG_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+  };
+}
+
+export interface CliConfig {
+  serverUrl: string;
+  adminToken: string | undefined;
+  dataDir: string;
+}
+
+/** What the `marktag` admin commands need: where the server is and how to prove we are its operator. */
+export function loadCliConfig(env: Env = process.env): CliConfig {
+  const port = integer(env, 'PORT', 3000, 1, 65535);
+  return {
+    serverUrl: httpUrl(env, 'MARKTAG_URL', `http://127.0.0.1:${port}`),
+    adminToken: read(env, 'MARKTAG_ADMIN_TOKEN'),
+    dataDir: path.resolve(read(env, 'MARKTAG_DATA_DIR') ?? '.marktag'),
+  };
+}
+
+/** Whether stdout is a terminal: decides human-friendly or JSON log lines (not NODE_ENV). */
+export function isInteractive(): boolean {
+  return process.stdout.isTTY === true;
+}

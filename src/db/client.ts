@@ -1,0 +1,76 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { sql } from 'drizzle-orm';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import pg from 'pg';
+import * as schema from './schema/index.js';
+
+export type Schema = typeof schema;
+
+/** One type for both engines: repositories never know which one they talk to. A transaction is one too. */
+export type Database = PgDatabase<PgQueryResultHKT, Schema>;
+
+interface HandleBase {
+  db: Database;
+  /** Answers whether the database takes queries now (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type PostgresHandle = HandleBase & { engine: 'postgres'; pool: pg.Pool };
+export type PgliteHandle = HandleBase & { engine: 'pglite'; client: PGlite };
+export type DatabaseHandle = PostgresHandle | PgliteHandle;
+
+export interface PostgresOptions {
+  /** Pool size; the default suits one API process on a small machine. */
+  max?: number;
+  connectionTimeoutMillis?: number;
+}
+
+export function openPostgres(url: string, options: PostgresOptions = {}): PostgresHandle {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: options.connectionTimeoutMillis ?? 3000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    application_name: 'marktag',
+  });
+  // An idle client losing its connection must not crash the process; the next query reports it.
+  pool.on('error', () => undefined);
+  const db = drizzlePg({ client: pool, schema }) as unknown as Database;
+  let closed = false;
+  return {
+    db,
+    engine: 'postgres',
+    pool,
+    async ping() {
+      await db.execute(sql`select 1`);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+}
+
+/** Embedded PostgreSQL (WASM). `dataDir` undefined keeps it in memory (tests). */
+export async function openPglite(dataDir: string | undefined): Promise<PgliteHandle> {
+  if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
+  const client = await PGlite.create(dataDir);
+  const db = drizzlePglite({ client, schema }) as unknown as Database;
+  return {
+    db,
+    engine: 'pglite',
+    client,
+    async ping() {
+      await db.execute(sql`select 1`);
+    },
+    async close() {
+      if (!client.closed) await client.close();
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import { fileURLToPath } from 'node:url';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { migrate as migrateNodePg } from 'drizzle-orm/node-postgres/migrator';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import type { DatabaseHandle } from './client.js';
+
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations', import.meta.url));
+
+/** Arbitrary, fixed: serialises migrations when several instances start at once. */
+const MIGRATION_LOCK_ID = 7_305_826_411;
+
+/** Applies the committed SQL migrations that have not run yet. Safe to call from many processes. */
+export async function migrate(handle: DatabaseHandle): Promise<void> {
+  if (handle.engine === 'pglite') {
+    await migratePglite(drizzlePglite({ client: handle.client }), { migrationsFolder: MIGRATIONS_FOLDER });
+    return;
+  }
+  // A session lock on one dedicated connection: released by the server if this process dies.
+  const connection = await handle.pool.connect();
+  try {
+    await connection.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+    try {
+      await migrateNodePg(drizzlePg({ client: connection }), { migrationsFolder: MIGRATIONS_FOLDER });
+    } finally {
+      await connection.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]);
+    }
+  } finally {
+    connection.release();
+  }
+}

@@ -1,0 +1,4 @@
+export * from './partners.js';
+export * from './api-tokens.js';
+export * from './merchants.js';
+export * from './idempotency-keys.js';

@@ -1,0 +1,51 @@
+import { and, count, desc, eq, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { merchants, type MerchantRow } from '../../db/schema/index.js';
+
+/** Every method is confined to one partner: another partner's merchant simply does not exist here. */
+export class MerchantsRepository {
+  constructor(private readonly db: Database) {}
+
+  async insert(partnerId: string, merchant: { id: string; name: string }, tx: Database = this.db): Promise<MerchantRow> {
+    const [row] = await tx
+      .insert(merchants)
+      .values({ ...merchant, partnerId })
+      .returning();
+    if (!row) throw new Error('insert returned no row');
+    return row;
+  }
+
+  /** Newest first, ties broken by id, so pages never shuffle. */
+  async list(partnerId: string, offset: number, limit: number, tx: Database = this.db): Promise<MerchantRow[]> {
+    return tx
+      .select()
+      .from(merchants)
+      .where(eq(merchants.partnerId, partnerId))
+      .orderBy(desc(merchants.createdAt), desc(merchants.id))
+      .limit(limit)
+      .offset(offset);
+  }
+
+  async count(partnerId: string, tx: Database = this.db): Promise<number> {
+    const [row] = await tx.select({ total: count() }).from(merchants).where(eq(merchants.partnerId, partnerId));
+    return row?.total ?? 0;
+  }
+
+  async find(partnerId: string, merchantId: string, tx: Database = this.db): Promise<MerchantRow | undefined> {
+    const [row] = await tx
+      .select()
+      .from(merchants)
+      .where(and(eq(merchants.partnerId, partnerId), eq(merchants.id, merchantId)))
+      .limit(1);
+    return row;
+  }
+
+  async rename(partnerId: string, merchantId: string, name: string, tx: Database = this.db): Promise<MerchantRow | undefined> {
+    const [row] = await tx
+      .update(merchants)
+      .set({ name, updatedAt: sql`now()` })
+      .where(and(eq(merchants.partnerId, partnerId), eq(merchants.id, merchantId)))
+      .returning();
+    return row;
+  }
+}

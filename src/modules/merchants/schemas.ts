@@ -1,0 +1,60 @@
+import { Type, type Static } from 'typebox';
+import { DisplayName, PaginationSchema, Timestamp, Uuid } from '../../schemas/common.js';
+
+export const TagStatusSchema = Type.Unsafe<'inactive' | 'waiting_for_events' | 'active'>({
+  type: 'string',
+  enum: ['inactive', 'waiting_for_events', 'active'],
+  description: 'Current status: "inactive" until verified, "waiting_for_events" once verified, "active" once events arrive',
+  examples: ['active'],
+});
+
+export const MerchantMarktagSchema = Type.Object({
+  hostname: Type.String({ description: 'Domain where MarkTag is installed', examples: ['example.com'] }),
+  tagId: Uuid('Unique identifier for the MarkTag', '550e8400-e29b-41d4-a716-446655440001'),
+  status: TagStatusSchema,
+  createdAt: Timestamp('ISO 8601 timestamp of MarkTag creation'),
+});
+export type MerchantMarktag = Static<typeof MerchantMarktagSchema>;
+
+export const MerchantSchema = Type.Object({
+  merchantId: Uuid('Unique identifier for the merchant'),
+  name: Type.String({ description: 'Merchant name', examples: ['Acme Corporation'] }),
+  createdAt: Timestamp('ISO 8601 timestamp of creation'),
+  marktags: Type.Array(MerchantMarktagSchema, { description: 'List of MarkTags associated with the merchant' }),
+});
+export type Merchant = Static<typeof MerchantSchema>;
+
+export const MerchantDetailsSchema = Type.Object({
+  merchantId: Uuid('Unique identifier for the merchant'),
+  name: Type.String({ description: 'Merchant name', examples: ['Acme Corporation'] }),
+  createdAt: Timestamp('ISO 8601 timestamp of creation'),
+  updatedAt: Timestamp('ISO 8601 timestamp of the last change'),
+  marktags: Type.Array(MerchantMarktagSchema, { description: 'List of MarkTags associated with the merchant' }),
+});
+export type MerchantDetails = Static<typeof MerchantDetailsSchema>;
+
+export const MerchantListSchema = Type.Object({
+  merchants: Type.Array(MerchantSchema, { description: 'List of merchant objects' }),
+  pagination: PaginationSchema,
+});
+export type MerchantList = Static<typeof MerchantListSchema>;
+
+export const CreateMerchantBodySchema = Type.Object(
+  { name: DisplayName('Merchant name', 'Acme Corporation') },
+  { additionalProperties: false, examples: [{ name: 'New Merchant Name' }] },
+);
+export type CreateMerchantBody = Static<typeof CreateMerchantBodySchema>;
+
+export const CreateMerchantResponseSchema = Type.Object({
+  merchantId: Uuid('Unique identifier for the newly created merchant', '550e8400-e29b-41d4-a716-446655440001'),
+});
+export type CreateMerchantResponse = Static<typeof CreateMerchantResponseSchema>;
+
+export const UpdateMerchantBodySchema = Type.Object(
+  { name: DisplayName('New merchant name', 'Acme Corporation') },
+  { additionalProperties: false },
+);
+export type UpdateMerchantBody = Static<typeof UpdateMerchantBodySchema>;
+
+export const MerchantParamsSchema = Type.Object({ merchantId: Uuid('Merchant identifier') }, { additionalProperties: false });
+export type MerchantParams = Static<typeof MerchantParamsSchema>;

@@ -1,0 +1,67 @@
+import type { Config } from './config.js';
+import { buildApp, type App } from './app.js';
+import { ensureAdminToken } from './admin-token.js';
+import { describeDatabase, openDatabase } from './db/open.js';
+import { migrate } from './db/migrate.js';
+import { loggerOptions } from './logger.js';
+
+export interface RunningServer {
+  app: App;
+  url: string;
+  /** Stops taking requests, finishes the ones in flight, then closes the database. */
+  close(): Promise<void>;
+}
+
+/** config → database → migrations → app → listen. */
+export async function startServer(config: Config, options: { pretty?: boolean } = {}): Promise<RunningServer> {
+  const database = await openDatabase(config);
+  try {
+    await migrate(database);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  const admin = ensureAdminToken(config.adminToken, config.dataDir);
+  const app = await buildApp(config, {
+    database,
+    adminToken: admin.token,
+    logger: loggerOptions(config.logLevel, options.pretty ?? false),
+  });
+  app.addHook('onClose', async () => database.close());
+
+  const url = await app.listen({ port: config.port, host: config.host });
+  app.log.info({ database: describeDatabase(config), role: config.role }, `MarkTag listening on ${url}`);
+  if (admin.created) app.log.info({ file: admin.file }, 'generated an admin token; it is in this file (mode 0600)');
+  else if (admin.file) app.log.info({ file: admin.file }, 'admin token read from this file');
+
+  return { app, url, close: () => app.close() };
+}
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close the database, exit. A second signal exits at once. */
+export function closeOnSignals(server: RunningServer): void {
+  let closing = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) {
+      server.app.log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    closing = true;
+    server.app.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      server.app.log.error('shutdown took too long: exiting');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS);
+    force.unref();
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        server.app.log.error({ err: error }, 'error while shutting down');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

@@ -1,0 +1,23 @@
+import { randomUUID } from 'node:crypto';
+import type { App } from '../../src/app.js';
+import type { CreatePartnerResponse } from '../../src/modules/admin/schemas.js';
+import type { CreateMerchantResponse } from '../../src/modules/merchants/schemas.js';
+import { ADMIN_TOKEN, bearer } from './app.js';
+
+/** Onboards a fresh partner through the Admin API; every test makes its own, so none share data. */
+export async function createPartner(app: App, input: { name?: string; domain?: string } = {}): Promise<CreatePartnerResponse> {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/v1/admin/partners',
+    headers: bearer(ADMIN_TOKEN),
+    payload: { name: input.name ?? `Partner ${randomUUID().slice(0, 8)}`, ...(input.domain ? { domain: input.domain } : {}) },
+  });
+  if (response.statusCode !== 201) throw new Error(`createPartner: ${response.statusCode} ${response.body}`);
+  return response.json<CreatePartnerResponse>();
+}
+
+export async function createMerchant(app: App, token: string, name = `Merchant ${randomUUID().slice(0, 8)}`): Promise<string> {
+  const response = await app.inject({ method: 'POST', url: '/v1/partners/merchant', headers: bearer(token), payload: { name } });
+  if (response.statusCode !== 201) throw new Error(`createMerchant: ${response.statusCode} ${response.body}`);
+  return response.json<CreateMerchantResponse>().merchantId;
+}
