@@ -74,9 +74,11 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
 }
 
 function hostname(env: Env, name: string, fallback: string): string {
-  const value = read(env, name) ?? fallback;
-  if (!HOSTNAME.test(value)) throw new ConfigError(name, `must be a DNS hostname such as ${fallback}, got "${value}"`);
-  return value.toLowerCase().replace(/\.$/, '');
+  const raw = read(env, name) ?? fallback;
+  // A fully-qualified name may end with a dot; it means the same host.
+  const value = raw.replace(/\.$/, '').toLowerCase();
+  if (!HOSTNAME.test(value)) throw new ConfigError(name, `must be a DNS hostname such as ${fallback}, got "${raw}"`);
+  return value;
 }
 
 function databaseUrl(env: Env): string | undefined {

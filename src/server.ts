@@ -1,8 +1,7 @@
 import type { Config } from './config.js';
 import { buildApp, type App } from './app.js';
 import { ensureAdminToken } from './admin-token.js';
-import { describeDatabase, openDatabase } from './db/open.js';
-import { migrate } from './db/migrate.js';
+import { describeDatabase, openMigratedDatabase } from './db/open.js';
 import { loggerOptions } from './logger.js';
 
 export interface RunningServer {
@@ -14,13 +13,7 @@ export interface RunningServer {
 
 /** config → database → migrations → app → listen. */
 export async function startServer(config: Config, options: { pretty?: boolean } = {}): Promise<RunningServer> {
-  const database = await openDatabase(config);
-  try {
-    await migrate(database);
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
+  const database = await openMigratedDatabase(config);
   const admin = ensureAdminToken(config.adminToken, config.dataDir);
   const app = await buildApp(config, {
     database,

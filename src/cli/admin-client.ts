@@ -49,8 +49,9 @@ export class AdminClient {
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-      throw new CliError(`Cannot reach the MarkTag server at ${this.baseUrl} (${cause}). Is it running? Set MARKTAG_URL to its address.`);
+      const { cause } = error as { cause?: { code?: string; message?: string } };
+      const reason = cause?.code ?? cause?.message ?? (error as Error).message;
+      throw new CliError(`Cannot reach the MarkTag server at ${this.baseUrl} (${reason}). Is it running? Set MARKTAG_URL to its address.`);
     }
     const text = await response.text();
     if (response.ok) return (text === '' ? undefined : JSON.parse(text)) as T;

@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, isInteractive, loadCliConfig, loadConfig } from '../config.js';
-import { describeDatabase, openDatabase } from '../db/open.js';
-import { migrate } from '../db/migrate.js';
+import { describeDatabase, openMigratedDatabase } from '../db/open.js';
 import type { CreatePartnerResponse, CreateTokenResponse, PartnerList, TokenList } from '../modules/admin/schemas.js';
 import { closeOnSignals, startServer } from '../server.js';
 import { VERSION } from '../version.js';
@@ -164,12 +163,8 @@ async function serve(): Promise<void> {
 
 async function runMigrations(): Promise<string> {
   const config = loadConfig();
-  const database = await openDatabase(config);
-  try {
-    await migrate(database);
-  } finally {
-    await database.close();
-  }
+  const database = await openMigratedDatabase(config);
+  await database.close();
   return `Migrations applied to ${describeDatabase(config)}.`;
 }
 

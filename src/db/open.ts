@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { openPglite, openPostgres, type DatabaseHandle } from './client.js';
+import { migrate } from './migrate.js';
 
 /** PostgreSQL when DATABASE_URL is set, else embedded PGlite persisted under the data directory. */
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<DatabaseHandle> {
@@ -13,4 +14,18 @@ export function describeDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>
   if (config.databaseUrl === undefined) return `embedded PGlite in ${path.join(config.dataDir, 'pgdata')}`;
   const url = new URL(config.databaseUrl);
   return `PostgreSQL at ${url.hostname}${url.port ? `:${url.port}` : ''}${url.pathname}`;
+}
+
+/** Opens the database and brings its schema up to date; a failure says which database and why, in one line. */
+export async function openMigratedDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<DatabaseHandle> {
+  let database: DatabaseHandle | undefined;
+  try {
+    database = await openDatabase(config);
+    await migrate(database);
+    return database;
+  } catch (error) {
+    await database?.close().catch(() => undefined);
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    throw new Error(`cannot use the database (${describeDatabase(config)}): ${reason}`, { cause: error });
+  }
 }

@@ -1,3 +1,4 @@
+import type { SQL } from 'drizzle-orm';
 import { openPglite, openPostgres, type DatabaseHandle } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
 
@@ -15,4 +16,10 @@ export function testDatabase(): Promise<DatabaseHandle> {
     return handle;
   })();
   return shared;
+}
+
+/** Raw SQL for assertions; both drivers answer `{ rows }`. */
+export async function queryRows<T>(handle: DatabaseHandle, query: SQL): Promise<T[]> {
+  const result: unknown = await handle.db.execute(query);
+  return (result as { rows: T[] }).rows;
 }

@@ -15,15 +15,13 @@ export const CreatePartnerBodySchema = Type.Object(
   {
     name: DisplayName('Partner name', 'Acme Commerce'),
     domain: Type.Optional(
-      Nullable(
-        Type.String({
-          maxLength: 253,
-          pattern: DOMAIN_PATTERN,
-          'x-error-message': 'must be a valid domain without protocol or www prefix',
-          description: "The partner's own domain: tags on it or its subdomains are preverified",
-          examples: ['acme-commerce.com'],
-        }),
-      ),
+      Type.String({
+        maxLength: 253,
+        pattern: DOMAIN_PATTERN,
+        'x-error-message': 'must be a valid domain without protocol or www prefix',
+        description: "The partner's own domain: tags on it or its subdomains are preverified",
+        examples: ['acme-commerce.com'],
+      }),
     ),
   },
   { additionalProperties: false },
