@@ -113,3 +113,22 @@ describe('/docs', () => {
     expect(page.body).toContain('swagger');
   });
 });
+
+describe('documented examples', () => {
+  it('carries the success example of merchants-api.txt verbatim', async () => {
+    const document = await spec();
+    // A whole-body example becomes the media type's `example`.
+    const media = document.paths['/v1/partners/merchant']?.get?.responses['200']?.content?.['application/json'] as unknown as {
+      example: { merchants: { marktags: unknown[] }[]; pagination: object };
+    };
+    expect(media.example.pagination).toEqual({
+      currentPage: 1,
+      itemsPerPage: 10,
+      totalItems: 100,
+      totalPages: 10,
+      hasNextPage: true,
+      hasPreviousPage: false,
+    });
+    expect(media.example.merchants[0]?.marktags).toHaveLength(2);
+  });
+});

@@ -23,6 +23,10 @@ export type PostgresHandle = HandleBase & { engine: 'postgres'; pool: pg.Pool };
 export type PgliteHandle = HandleBase & { engine: 'pglite'; client: PGlite };
 export type DatabaseHandle = PostgresHandle | PgliteHandle;
 
+async function ping(db: Database): Promise<void> {
+  await db.execute(sql`select 1`);
+}
+
 export interface PostgresOptions {
   /** Pool size; the default suits one API process on a small machine. */
   max?: number;
@@ -46,9 +50,7 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Postgr
     db,
     engine: 'postgres',
     pool,
-    async ping() {
-      await db.execute(sql`select 1`);
-    },
+    ping: () => ping(db),
     async close() {
       if (closed) return;
       closed = true;
@@ -66,9 +68,7 @@ export async function openPglite(dataDir: string | undefined): Promise<PgliteHan
     db,
     engine: 'pglite',
     client,
-    async ping() {
-      await db.execute(sql`select 1`);
-    },
+    ping: () => ping(db),
     async close() {
       if (!client.closed) await client.close();
     },

@@ -33,10 +33,29 @@ export const MerchantDetailsSchema = Type.Object({
 });
 export type MerchantDetails = Static<typeof MerchantDetailsSchema>;
 
-export const MerchantListSchema = Type.Object({
-  merchants: Type.Array(MerchantSchema, { description: 'List of merchant objects' }),
-  pagination: PaginationSchema,
-});
+/** The success example of merchants-api.txt, verbatim. */
+const MERCHANT_LIST_EXAMPLE = {
+  merchants: [
+    {
+      merchantId: '550e8400-e29b-41d4-a716-446655440000',
+      name: 'Acme Corporation',
+      createdAt: '2025-01-25T10:30:00Z',
+      marktags: [
+        { hostname: 'example.com', tagId: '550e8400-e29b-41d4-a716-446655440001', status: 'active', createdAt: '2025-01-25T10:30:00Z' },
+        { hostname: 'shop.example.com', tagId: '550e8400-e29b-41d4-a716-446655440002', status: 'inactive', createdAt: '2025-01-26T10:30:00Z' },
+      ],
+    },
+  ],
+  pagination: { currentPage: 1, itemsPerPage: 10, totalItems: 100, totalPages: 10, hasNextPage: true, hasPreviousPage: false },
+};
+
+export const MerchantListSchema = Type.Object(
+  {
+    merchants: Type.Array(MerchantSchema, { description: 'List of merchant objects' }),
+    pagination: PaginationSchema,
+  },
+  { examples: [MERCHANT_LIST_EXAMPLE] },
+);
 export type MerchantList = Static<typeof MerchantListSchema>;
 
 export const CreateMerchantBodySchema = Type.Object(
@@ -45,9 +64,10 @@ export const CreateMerchantBodySchema = Type.Object(
 );
 export type CreateMerchantBody = Static<typeof CreateMerchantBodySchema>;
 
-export const CreateMerchantResponseSchema = Type.Object({
-  merchantId: Uuid('Unique identifier for the newly created merchant', '550e8400-e29b-41d4-a716-446655440001'),
-});
+export const CreateMerchantResponseSchema = Type.Object(
+  { merchantId: Uuid('Unique identifier for the newly created merchant', '550e8400-e29b-41d4-a716-446655440001') },
+  { examples: [{ merchantId: '550e8400-e29b-41d4-a716-446655440001' }] },
+);
 export type CreateMerchantResponse = Static<typeof CreateMerchantResponseSchema>;
 
 export const UpdateMerchantBodySchema = Type.Object(
