@@ -10,6 +10,11 @@ import { PartnersRepository } from './modules/admin/repository.js';
 import { adminRoutes } from './modules/admin/routes.js';
 import { healthRoutes } from './modules/health/routes.js';
 import { IdempotencyRepository } from './modules/idempotency/repository.js';
+import { systemDnsResolver, type DnsResolver } from './modules/marktags/dns-resolver.js';
+import { MarktagsRepository } from './modules/marktags/repository.js';
+import { Reverifier } from './modules/marktags/reverifier.js';
+import { marktagRoutes } from './modules/marktags/routes.js';
+import { MarktagsService } from './modules/marktags/service.js';
 import { MerchantsRepository } from './modules/merchants/repository.js';
 import { merchantRoutes } from './modules/merchants/routes.js';
 import { MerchantsService } from './modules/merchants/service.js';
@@ -25,11 +30,25 @@ import { VERSION } from './version.js';
 export interface AppDeps {
   database: DatabaseHandle;
   adminToken: string;
+  /** DNS for tag verification; the configured servers (or the system's) when not given. */
+  dns?: DnsResolver;
   /** Overrides the configured logger (tests pass false or a capturing stream). */
   logger?: FastifyServerOptions['logger'];
 }
 
 export type App = FastifyInstance;
+
+/** Services that outlive a request: the server starts their background work, tests drive them. */
+export interface Services {
+  marktags: MarktagsService;
+  reverifier: Reverifier;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+  }
+}
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const IDEMPOTENCY_SWEEP_MS = 60 * 60 * 1000;
@@ -67,7 +86,24 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     cnameTarget: config.cnameTarget,
     recordName: config.recordName,
   });
-  const merchants = new MerchantsService(db, new MerchantsRepository(db));
+  const dns = deps.dns ?? systemDnsResolver(config.dnsServers);
+  const merchantsRepository = new MerchantsRepository(db);
+  const marktagsRepository = new MarktagsRepository(db);
+  const marktags = new MarktagsService(db, marktagsRepository, merchantsRepository, dns, {
+    cnameTarget: config.cnameTarget,
+    recordName: config.recordName,
+    dnsTimeoutMs: config.dnsTimeoutMs,
+  });
+  const merchants = new MerchantsService(db, merchantsRepository, marktags);
+  const reverifier = new Reverifier(
+    deps.database,
+    marktagsRepository,
+    dns,
+    { intervalMs: config.reverifyIntervalMs ?? 6 * 3_600_000, dnsTimeoutMs: config.dnsTimeoutMs },
+    app.log,
+  );
+  app.decorate('services', { marktags, reverifier });
+  app.addHook('onClose', async () => reverifier.stop());
   const idempotency = new IdempotencyRepository(db);
 
   await app.register(healthRoutes, { ping: () => deps.database.ping() });
@@ -85,6 +121,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
         });
         await partnerApi.register(partnerRoutes);
         await partnerApi.register(merchantRoutes, { merchants });
+        await partnerApi.register(marktagRoutes, { marktags });
       },
       { prefix: '/v1/partners' },
     );

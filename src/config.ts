@@ -28,6 +28,8 @@ export interface Config {
   logLevel: LogLevel;
   role: Role;
   bodyLimitBytes: number;
+  /** Background re-verification of verified tags; null when switched off. */
+  reverifyIntervalMs: number | null;
 }
 
 export class ConfigError extends Error {
@@ -133,6 +135,21 @@ function dnsServers(env: Env): DnsServer[] {
   });
 }
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "6h", "30m", "90s", "500ms", "1d", a bare number of milliseconds, or "off". */
+function duration(env: Env, name: string, fallbackMs: number, minMs: number): number | null {
+  const raw = read(env, name);
+  if (raw === undefined) return fallbackMs;
+  if (/^(off|false|0)$/i.test(raw)) return null;
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(raw);
+  const value = match ? Number(match[1]) * (DURATION_UNITS[(match[2] ?? 'ms').toLowerCase()] ?? 1) : NaN;
+  if (!Number.isFinite(value) || value < minMs) {
+    throw new ConfigError(name, `must be a duration of at least ${minMs / 1000}s such as 6h, 30m or 90s (or off), got "${raw}"`);
+  }
+  return Math.round(value);
+}
+
 function adminToken(env: Env): string | undefined {
   const value = read(env, 'MARKTAG_ADMIN_TOKEN');
   if (value !== undefined && value.length < 24) {
@@ -161,6 +178,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     role: oneOf(env, 'MARKTAG_ROLE', ROLES, 'all'),
     bodyLimitBytes: integer(env, 'MARKTAG_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    reverifyIntervalMs: duration(env, 'MARKTAG_REVERIFY_INTERVAL', 6 * 3_600_000, 1000),
   };
 }
 

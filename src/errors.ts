@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isDatabaseUnavailable } from './db/errors.js';
+import { isDatabaseUnavailable, sqlState } from './db/errors.js';
 
 /** Every error code the API answers with. The seeds name most; DESIGN §3 names the rest. */
 export const ERROR_CODES = [
@@ -28,6 +28,9 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 export interface ErrorDetail {
   field: string;
   message: string;
+  /** DNS verification: the host that was checked, and the CNAME chain it resolved to. */
+  host?: string;
+  resolvedTo?: string[];
 }
 
 export interface ErrorBody {
@@ -65,6 +68,8 @@ declare module 'fastify' {
     authErrorCode?: ErrorCode;
     /** The 500 code this route documents. */
     internalErrorCode?: ErrorCode;
+    /** The 500 code this route documents for a failed database query, when it differs. */
+    databaseErrorCode?: ErrorCode;
   }
 }
 
@@ -202,12 +207,15 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
 
     request.log.error({ err: error }, 'unexpected error');
+    const databaseFault = sqlState(error) !== undefined;
     return sendError(
       request,
       reply,
       500,
-      config.internalErrorCode ?? 'INTERNAL_ERROR',
-      'Unable to process the request; it has been logged with its request id',
+      (databaseFault ? config.databaseErrorCode : undefined) ?? config.internalErrorCode ?? 'INTERNAL_ERROR',
+      databaseFault
+        ? 'A database error stopped the request; it has been logged with its request id'
+        : 'Unable to process the request; it has been logged with its request id',
     );
   });
 

@@ -23,6 +23,7 @@ export async function startServer(config: Config, options: { pretty?: boolean } 
   app.addHook('onClose', async () => database.close());
 
   const url = await app.listen({ port: config.port, host: config.host });
+  if (config.reverifyIntervalMs !== null && config.role !== 'collector') app.services.reverifier.start();
   app.log.info({ database: describeDatabase(config), role: config.role }, `MarkTag listening on ${url}`);
   if (admin.created) app.log.info({ file: admin.file }, 'generated an admin token; it is in this file (mode 0600)');
   else if (admin.file) app.log.info({ file: admin.file }, 'admin token read from this file');

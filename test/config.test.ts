@@ -83,6 +83,18 @@ describe('loadConfig', () => {
     expect((error as ConfigError).variable).toBe(Object.keys(env)[0]);
   });
 
+  it('reads the re-verification interval as a duration, or off', () => {
+    expect(loadConfig({}).reverifyIntervalMs).toBe(6 * 3_600_000);
+    expect(loadConfig({ MARKTAG_REVERIFY_INTERVAL: '30m' }).reverifyIntervalMs).toBe(1_800_000);
+    expect(loadConfig({ MARKTAG_REVERIFY_INTERVAL: '90s' }).reverifyIntervalMs).toBe(90_000);
+    expect(loadConfig({ MARKTAG_REVERIFY_INTERVAL: '1.5h' }).reverifyIntervalMs).toBe(5_400_000);
+    expect(loadConfig({ MARKTAG_REVERIFY_INTERVAL: '5000' }).reverifyIntervalMs).toBe(5000);
+    expect(loadConfig({ MARKTAG_REVERIFY_INTERVAL: 'off' }).reverifyIntervalMs).toBeNull();
+    expect(() => loadConfig({ MARKTAG_REVERIFY_INTERVAL: 'hourly' })).toThrow(
+      'MARKTAG_REVERIFY_INTERVAL must be a duration of at least 1s such as 6h, 30m or 90s (or off), got "hourly"',
+    );
+  });
+
   it('treats empty values as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '  ' })).toMatchObject({ port: 3000, databaseUrl: undefined });
   });

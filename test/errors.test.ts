@@ -5,7 +5,7 @@ import { merchants } from '../src/db/schema/index.js';
 import { loggerOptions } from '../src/logger.js';
 import { generateToken } from '../src/modules/tokens/token-format.js';
 import { ADMIN_TOKEN, bearer, createTestApp, errorOf, type TestContext } from './helpers/app.js';
-import { SECRET_DRIVER_TEXT, withBrokenTable } from './helpers/broken-database.js';
+import { SECRET_DRIVER_TEXT, withFault } from './helpers/broken-database.js';
 import { testDatabase } from './helpers/database.js';
 import { createMerchant, createPartner } from './helpers/factories.js';
 
@@ -90,7 +90,7 @@ describe('unexpected failures', () => {
     const broken = await createTestApp(
       {},
       {
-        database: withBrokenTable(await testDatabase(), merchants),
+        database: withFault(await testDatabase(), { kind: 'select-throws', table: merchants }),
         logger: { ...loggerOptions('info', false), stream: new Writable({ write: (chunk: Buffer, _e, done) => done(void lines.push(chunk.toString())) }) },
       },
     );

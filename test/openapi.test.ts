@@ -95,6 +95,28 @@ describe('/openapi.json', () => {
     expect(create?.parameters?.find((p) => p.name === 'idempotency-key')).toMatchObject({ in: 'header' });
   });
 
+  it('matches marktag-api.txt: status codes and error codes of generate and verify', async () => {
+    const document = await spec();
+    const generate = document.paths['/v1/partners/marktag/generate']?.post;
+    expect(Object.keys(generate?.responses ?? {}).sort()).toEqual(['200', '400', '401', '404', '409', '500', '503']);
+    expect(errorCodes(generate, '401')).toEqual(['UNAUTHORIZED']);
+    expect(errorCodes(generate, '404')).toEqual(['MERCHANT_NOT_FOUND']);
+    expect(errorCodes(generate, '500')).toEqual(['DATABASE_ERROR', 'VALIDATION_ERROR', 'SERVICE_UNAVAILABLE']);
+    expect(errorCodes(generate, '503')).toEqual(['SERVICE_UNAVAILABLE']);
+    const body = generate?.requestBody?.content['application/json']?.schema as { properties: { domain: { pattern: string } } };
+    expect(body.properties.domain.pattern).toBe('^(?!.*:\\/\\/)(?!www\\.)([a-zA-Z0-9-]+\\.)+[a-zA-Z]{2,}$');
+
+    const verify = document.paths['/v1/partners/marktag/verify']?.post;
+    expect(Object.keys(verify?.responses ?? {}).sort()).toEqual(['200', '400', '401', '403', '404', '409', '422', '500', '503']);
+    expect(errorCodes(verify, '403')).toEqual(['ACCESS_DENIED']);
+    expect(errorCodes(verify, '404')).toEqual(['TAG_NOT_FOUND']);
+    expect(errorCodes(verify, '422')).toEqual(['VALIDATION_ERROR']);
+    expect(errorCodes(verify, '500')).toEqual(['DATABASE_ERROR']);
+    expect(errorCodes(verify, '503')).toEqual(['EXTERNAL_SERVICE_ERROR', 'SERVICE_UNAVAILABLE']);
+    const verifyBody = verify?.requestBody?.content['application/json']?.schema as { properties: { subdomain: { pattern: string } } };
+    expect(verifyBody.properties.subdomain.pattern).toBe('^(?!.*:\\/\\/)([a-zA-Z0-9-]+\\.)*[a-zA-Z0-9-]+\\.[a-zA-Z]{2,}$');
+  });
+
   it('carries examples on response fields', async () => {
     const document = await spec();
     const created = document.paths['/v1/partners/merchant']?.post?.responses['201']?.content?.['application/json']?.schema as {

@@ -31,6 +31,21 @@ const PARTNER_ROUTES = [
     code: 'AUTHENTICATION_ERROR',
     payload: { name: 'x' },
   },
+  {
+    method: 'POST' as const,
+    url: '/v1/partners/marktag/generate',
+    route: '/v1/partners/marktag/generate',
+    code: 'UNAUTHORIZED',
+    payload: { merchantId: randomUUID(), domain: 'example.com' },
+  },
+  {
+    method: 'POST' as const,
+    url: '/v1/partners/marktag/verify',
+    route: '/v1/partners/marktag/verify',
+    code: 'UNAUTHORIZED',
+    payload: { tagId: randomUUID(), subdomain: 'shop.example.com' },
+  },
+  { method: 'GET' as const, url: `/v1/partners/marktag/${randomUUID()}`, route: '/v1/partners/marktag/{tagId}', code: 'UNAUTHORIZED' },
 ];
 
 describe('Partners API authentication', () => {

@@ -12,8 +12,15 @@ export type Schema = typeof schema;
 /** One type for both engines: repositories never know which one they talk to. A transaction is one too. */
 export type Database = PgDatabase<PgQueryResultHKT, Schema>;
 
+export type LockAttempt<T> = { ran: true; value: T } | { ran: false };
+
 interface HandleBase {
   db: Database;
+  /**
+   * Runs `work` while holding a session-level advisory lock, or not at all when another session
+   * (another process) holds it: one instance at a time for background jobs.
+   */
+  tryWithLock<T>(key: number, work: () => Promise<T>): Promise<LockAttempt<T>>;
   /** Answers whether the database takes queries now (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -22,6 +29,20 @@ interface HandleBase {
 export type PostgresHandle = HandleBase & { engine: 'postgres'; pool: pg.Pool };
 export type PgliteHandle = HandleBase & { engine: 'pglite'; client: PGlite };
 export type DatabaseHandle = PostgresHandle | PgliteHandle;
+
+interface LockSession {
+  query(text: string, params: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+async function tryWithLock<T>(session: LockSession, key: number, work: () => Promise<T>): Promise<LockAttempt<T>> {
+  const { rows } = await session.query('select pg_try_advisory_lock($1) as locked', [key]);
+  if ((rows[0] as { locked?: boolean } | undefined)?.locked !== true) return { ran: false };
+  try {
+    return { ran: true, value: await work() };
+  } finally {
+    await session.query('select pg_advisory_unlock($1)', [key]);
+  }
+}
 
 async function ping(db: Database): Promise<void> {
   await db.execute(sql`select 1`);
@@ -51,6 +72,15 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Postgr
     engine: 'postgres',
     pool,
     ping: () => ping(db),
+    async tryWithLock(key, work) {
+      // The lock belongs to a connection: hold one for the whole run.
+      const connection = await pool.connect();
+      try {
+        return await tryWithLock(connection, key, work);
+      } finally {
+        connection.release();
+      }
+    },
     async close() {
       if (closed) return;
       closed = true;
@@ -69,6 +99,8 @@ export async function openPglite(dataDir: string | undefined): Promise<PgliteHan
     engine: 'pglite',
     client,
     ping: () => ping(db),
+    // One connection in one process: nothing else can hold the lock (a session may re-take its own).
+    tryWithLock: (key, work) => tryWithLock(client, key, work),
     async close() {
       if (!client.closed) await client.close();
     },

@@ -43,12 +43,15 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return false;
 }
 
-/** The PostgreSQL SQLSTATE of an error anywhere in its cause chain, e.g. '23505' for a unique violation. */
+/**
+ * The PostgreSQL SQLSTATE of an error anywhere in its cause chain, e.g. '23505' for a unique
+ * violation. Server errors carry a severity, which tells them from Node errno codes like EPIPE.
+ */
 export function sqlState(error: unknown): string | undefined {
   let current: unknown = error;
   for (let depth = 0; current instanceof Error && depth < 8; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+    const { code, severity } = current as { code?: unknown; severity?: unknown };
+    if (typeof code === 'string' && typeof severity === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
     current = current.cause;
   }
   return undefined;

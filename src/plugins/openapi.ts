@@ -28,6 +28,7 @@ export const openApiPlugin = fp<OpenApiOptions>(
         tags: [
           { name: 'Partner', description: 'Your partner account' },
           { name: 'Merchants', description: 'Create and manage merchant accounts under your partner account' },
+          { name: 'MarkTags', description: 'Generate and verify tracking implementations for merchant domains' },
           { name: 'Admin', description: 'Operator API: onboard partners and manage their tokens' },
           { name: 'Service', description: 'Health and readiness probes' },
         ],

@@ -14,6 +14,10 @@ export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Ty
 export const ErrorDetailSchema = Type.Object({
   field: Type.String({ description: 'The request field the problem is about', examples: ['name'] }),
   message: Type.String({ description: 'What is wrong with it', examples: ['name is required'] }),
+  host: Type.Optional(Type.String({ description: 'DNS verification: a host that was checked', examples: ['mtag.shop.example.com'] })),
+  resolvedTo: Type.Optional(
+    Type.Array(Type.String(), { description: 'DNS verification: the CNAME chain that host resolved to (empty when it has none)' }),
+  ),
 });
 
 function errorEnvelope(codes: readonly ErrorCode[], description: string, example: string) {

@@ -5,37 +5,58 @@ export const SECRET_DRIVER_TEXT = 'password=hunter2 host=10.1.2.3 relation "merc
 
 type AnyFunction = (...args: unknown[]) => unknown;
 
+export type Fault =
+  /** SELECT … FROM table throws an unexpected (non-database) error carrying secret-looking text. */
+  | { kind: 'select-throws'; table: Table }
+  /** INSERT INTO table throws an unexpected (non-database) error. */
+  | { kind: 'insert-throws'; table: Table }
+  /** Writes to table are sent with a status the CHECK constraint refuses: a real database error. */
+  | { kind: 'write-violates-check'; table: Table };
+
+/** Wraps a builder so that one method's arguments (or call) can be intercepted. */
+function intercept<T extends object>(builder: T, method: string, replace: (original: AnyFunction, target: T) => AnyFunction): T {
+  return new Proxy(builder, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      if (property === method) return replace(value as AnyFunction, target);
+      return (value as AnyFunction).bind(target);
+    },
+  });
+}
+
 /**
- * The real database, except that any SELECT from `table` throws an unexpected error carrying
- * text that must never reach a client. Transactions hand out equally broken transaction objects.
+ * The real database with one fault injected where the query is built, so the failure reaches the
+ * service exactly as a driver's would. Transactions hand out equally faulty transaction objects.
  */
-export function withBrokenTable(handle: DatabaseHandle, table: Table): DatabaseHandle {
+export function withFault(handle: DatabaseHandle, fault: Fault): DatabaseHandle {
   const wrap = (db: Database): Database =>
     new Proxy(db, {
       get(target, property, receiver) {
         const value: unknown = Reflect.get(target, property, receiver);
         if (typeof value !== 'function') return value;
         const method = value as AnyFunction;
-        if (property === 'select') {
-          return (...args: unknown[]) => {
-            const builder = method.apply(target, args) as { from: AnyFunction };
-            return new Proxy(builder, {
-              get(b, p, r) {
-                const inner: unknown = Reflect.get(b, p, r);
-                if (p === 'from') {
-                  return (source: unknown, ...rest: unknown[]) => {
-                    if (source === table) throw new Error(SECRET_DRIVER_TEXT);
-                    return (inner as AnyFunction).call(b, source, ...rest);
-                  };
-                }
-                return typeof inner === 'function' ? (inner as AnyFunction).bind(b) : inner;
-              },
-            });
-          };
-        }
         if (property === 'transaction') {
-          return (run: (tx: Database) => unknown, config?: unknown) =>
-            method.call(target, (tx: Database) => run(wrap(tx)), config);
+          return (run: (tx: Database) => unknown, config?: unknown) => method.call(target, (tx: Database) => run(wrap(tx)), config);
+        }
+        if (property === 'select' && fault.kind === 'select-throws') {
+          return (...args: unknown[]) =>
+            intercept(method.apply(target, args) as object, 'from', (from, builder) => (source: unknown, ...rest: unknown[]) => {
+              if (source === fault.table) throw new Error(SECRET_DRIVER_TEXT);
+              return from.call(builder, source, ...rest);
+            });
+        }
+        if ((property === 'insert' || property === 'update') && fault.kind !== 'select-throws') {
+          return (table: unknown) => {
+            const builder = method.call(target, table) as object;
+            if (table !== fault.table) return builder;
+            if (fault.kind === 'insert-throws' && property === 'insert') throw new Error(SECRET_DRIVER_TEXT);
+            if (fault.kind !== 'write-violates-check') return builder;
+            const step = property === 'insert' ? 'values' : 'set';
+            return intercept(builder, step, (original, inner) => (values: unknown) =>
+              original.call(inner, { ...(values as object), status: 'corrupted' }),
+            );
+          };
         }
         return method.bind(target);
       },
