@@ -474,13 +474,13 @@ describe('background re-verification', () => {
     await verify(partner.token, tagId, domain);
     const run = () => ctx.app.services.reverifier.runOnce({ partnerId: partner.partnerId, dueAfterMs: 0 });
     dns.set(host, undefined);
-    await run();
-    await run();
+    expect(await run()).toMatchObject({ failed: 1 });
+    expect(await run()).toMatchObject({ failed: 1 });
     dns.set(host, { cname: TARGET });
-    await run();
+    expect(await run()).toMatchObject({ passed: 1 });
     dns.set(host, undefined);
-    await run();
-    await run();
+    expect(await run()).toMatchObject({ failed: 1 });
+    expect(await run()).toMatchObject({ failed: 1, disconnected: 0 });
     expect((await details(partner.token, tagId)).isConnected).toBe(true);
   });
 });

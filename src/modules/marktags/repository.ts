@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, lte, ne, or, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { marktags, type MarktagRow, type TagStatus } from '../../db/schema/index.js';
 
@@ -138,7 +138,8 @@ export class MarktagsRepository {
 
   // --- background re-verification (operator scope: all partners unless one is named) ---
 
-  async dueForRecheck(olderThan: Date, limit: number, partnerId?: string, tx: Database = this.db): Promise<MarktagRow[]> {
+  /** Live custom tags not checked for `dueAfterMs`, measured on the database's clock (the one that wrote lastCheckedAt). */
+  async dueForRecheck(dueAfterMs: number, limit: number, partnerId?: string, tx: Database = this.db): Promise<MarktagRow[]> {
     return tx
       .select()
       .from(marktags)
@@ -147,7 +148,7 @@ export class MarktagsRepository {
           eq(marktags.isVerified, true),
           eq(marktags.isConnected, true),
           eq(marktags.preverified, false),
-          or(isNull(marktags.lastCheckedAt), lt(marktags.lastCheckedAt, olderThan)),
+          or(isNull(marktags.lastCheckedAt), lte(marktags.lastCheckedAt, sql`now() - ${dueAfterMs} * interval '1 millisecond'`)),
           partnerId === undefined ? undefined : eq(marktags.partnerId, partnerId),
         ),
       )

@@ -84,7 +84,7 @@ export class Reverifier {
   private async pass(scope: { partnerId?: string; dueAfterMs?: number }): Promise<RecheckSummary> {
     const attempt = await this.database.tryWithLock(RECHECK_LOCK_ID, async () => {
       const dueAfter = scope.dueAfterMs ?? this.options.intervalMs * (1 - JITTER);
-      const due = await this.tags.dueForRecheck(new Date(Date.now() - dueAfter), this.options.batchSize ?? 500, scope.partnerId);
+      const due = await this.tags.dueForRecheck(dueAfter, this.options.batchSize ?? 500, scope.partnerId);
       const summary: RecheckSummary = { checked: 0, passed: 0, failed: 0, inconclusive: 0, disconnected: 0, ran: true };
       const queue = [...due];
       const worker = async () => {
