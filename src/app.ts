@@ -8,6 +8,12 @@ import { loggerOptions } from './logger.js';
 import { AdminService } from './modules/admin/service.js';
 import { PartnersRepository } from './modules/admin/repository.js';
 import { adminRoutes } from './modules/admin/routes.js';
+import { BatchWriter, DEFAULT_BATCH_OPTIONS, type BatchWriterOptions } from './modules/collect/batch-writer.js';
+import { CollectRepository } from './modules/collect/repository.js';
+import { collectRoutes } from './modules/collect/routes.js';
+import { CollectService } from './modules/collect/service.js';
+import { TagCache } from './modules/collect/tag-cache.js';
+import { loadTracker, type TrackerAsset } from './modules/collect/tracker-asset.js';
 import { healthRoutes } from './modules/health/routes.js';
 import { IdempotencyRepository } from './modules/idempotency/repository.js';
 import { systemDnsResolver, type DnsResolver } from './modules/marktags/dns-resolver.js';
@@ -32,6 +38,10 @@ export interface AppDeps {
   adminToken: string;
   /** DNS for tag verification; the configured servers (or the system's) when not given. */
   dns?: DnsResolver;
+  /** The tracker script; the built file when not given. */
+  tracker?: TrackerAsset;
+  /** Group-commit tuning (benchmarks and tests). */
+  batch?: Partial<BatchWriterOptions>;
   /** Overrides the configured logger (tests pass false or a capturing stream). */
   logger?: FastifyServerOptions['logger'];
 }
@@ -42,6 +52,7 @@ export type App = FastifyInstance;
 export interface Services {
   marktags: MarktagsService;
   reverifier: Reverifier;
+  events: BatchWriter;
 }
 
 declare module 'fastify' {
@@ -65,6 +76,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     },
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler());
@@ -93,7 +105,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     cnameTarget: config.cnameTarget,
     recordName: config.recordName,
     dnsTimeoutMs: config.dnsTimeoutMs,
+    publicUrl: config.publicUrl,
   });
+  const collectRepository = new CollectRepository(db);
+  const writer = new BatchWriter(db, collectRepository, app.log, { ...DEFAULT_BATCH_OPTIONS, ...deps.batch });
+  const collector = new CollectService(new TagCache(collectRepository), writer);
   const merchants = new MerchantsService(db, merchantsRepository, marktags);
   const reverifier = new Reverifier(
     deps.database,
@@ -102,11 +118,18 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     { intervalMs: config.reverifyIntervalMs ?? 6 * 3_600_000, dnsTimeoutMs: config.dnsTimeoutMs },
     app.log,
   );
-  app.decorate('services', { marktags, reverifier });
-  app.addHook('onClose', async () => reverifier.stop());
+  app.decorate('services', { marktags, reverifier, events: writer });
+  app.addHook('onClose', async () => {
+    await reverifier.stop();
+    await writer.close();
+  });
   const idempotency = new IdempotencyRepository(db);
 
   await app.register(healthRoutes, { ping: () => deps.database.ping() });
+
+  if (config.role !== 'api') {
+    await app.register(collectRoutes, { collector, tracker: deps.tracker ?? loadTracker() });
+  }
 
   if (config.role !== 'collector') {
     await app.register(adminRoutes, { prefix: '/v1/admin', admin, adminToken: deps.adminToken });

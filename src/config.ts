@@ -30,6 +30,8 @@ export interface Config {
   bodyLimitBytes: number;
   /** Background re-verification of verified tags; null when switched off. */
   reverifyIntervalMs: number | null;
+  /** Behind a reverse proxy: trust X-Forwarded-* (client protocol, for Secure cookies). */
+  trustProxy: boolean;
 }
 
 export class ConfigError extends Error {
@@ -179,6 +181,7 @@ export function loadConfig(env: Env = process.env): Config {
     role: oneOf(env, 'MARKTAG_ROLE', ROLES, 'all'),
     bodyLimitBytes: integer(env, 'MARKTAG_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     reverifyIntervalMs: duration(env, 'MARKTAG_REVERIFY_INTERVAL', 6 * 3_600_000, 1000),
+    trustProxy: oneOf(env, 'MARKTAG_TRUST_PROXY', ['true', 'false'] as const, 'false') === 'true',
   };
 }
 

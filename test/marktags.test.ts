@@ -25,12 +25,16 @@ beforeAll(async () => {
     MARKTAG_DNS_SERVERS: `${dns.address.host}:${dns.address.port}`,
     MARKTAG_DNS_TIMEOUT_MS: String(DNS_TIMEOUT_MS),
     MARKTAG_REVERIFY_INTERVAL: 'off',
+    MARKTAG_PUBLIC_URL: 'https://api.marktag.test',
   });
 });
 afterAll(async () => {
   await ctx.app.close();
   await dns.close();
 });
+
+const snippetFor = (host: string, tagId: string) =>
+  `<script>window.mtag=window.mtag||function(){(mtag.q=mtag.q||[]).push(arguments)}</script>\n<script async src="https://${host}/mtag.js" data-tag-id="${tagId}"></script>`;
 
 /** A registrable domain no other test uses (`.test` is not a public suffix list entry: tldts treats it as a TLD). */
 const freshDomain = () => `d${randomUUID().slice(0, 8)}.test`;
@@ -117,7 +121,7 @@ describe('POST /v1/partners/marktag/generate', () => {
       isConnected: true,
       isVerified: true,
       trackingHost: `mtag.${partnerDomain}`,
-      snippet: `<script async src="https://mtag.${partnerDomain}/mtag.js" data-tag-id="${tagId}"></script>`,
+      snippet: snippetFor(`mtag.${partnerDomain}`, tagId),
     });
   });
 
@@ -231,7 +235,7 @@ describe('POST /v1/partners/marktag/verify', () => {
       isVerified: true,
       hostname: `shop.${domain}`,
       trackingHost: hostOf(domain),
-      snippet: `<script async src="https://${hostOf(domain)}/mtag.js" data-tag-id="${tagId}"></script>`,
+      snippet: snippetFor(hostOf(domain), tagId),
     });
     expect(tag.verifiedAt).not.toBeNull();
     const merchant = await ctx.app.inject({ method: 'GET', url: `/v1/partners/merchant/${merchantId}`, headers: bearer(partner.token) });
@@ -515,7 +519,7 @@ describe('GET /v1/partners/marktag/{tagId}', () => {
       isVerified: false,
       record: { type: 'CNAME', name: 'mtag', value: TARGET, ttl: 300 },
       trackingHost: null,
-      snippet: `<script async src="https://mtag.${domain}/mtag.js" data-tag-id="${tagId}"></script>`,
+      snippet: snippetFor(`mtag.${domain}`, tagId),
       createdAt: expect.any(String) as string,
       verifiedAt: null,
       lastEventAt: null,

@@ -88,8 +88,11 @@ export const TagDetailsSchema = Type.Object({
     Type.String({ description: 'The host that serves the tracker: the name whose CNAME matched (null until verified)', examples: ['mtag.shop.example.com'] }),
   ),
   snippet: Type.String({
-    description: 'The script tag to install on every page of the site',
-    examples: [`<script async src="https://mtag.shop.example.com/mtag.js" data-tag-id="${TAG_ID_EXAMPLE}"></script>`],
+    description:
+      'The HTML to install on every page of the site: a one-line queue stub (so mtag() calls made before the script loads are kept) and the tracker script from the tracking host',
+    examples: [
+      `<script>window.mtag=window.mtag||function(){(mtag.q=mtag.q||[]).push(arguments)}</script>\n<script async src="https://mtag.shop.example.com/mtag.js" data-tag-id="${TAG_ID_EXAMPLE}"></script>`,
+    ],
   }),
   createdAt: Timestamp('When the tag was generated'),
   verifiedAt: Nullable(Timestamp('When the tag was last verified')),

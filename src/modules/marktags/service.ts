@@ -16,6 +16,8 @@ export interface MarktagsOptions {
   cnameTarget: string;
   recordName: string;
   dnsTimeoutMs: number;
+  /** Its scheme and port are those of the tracker URL in snippets (https and no port in production). */
+  publicUrl: string;
 }
 
 const RECORD_TTL = 300;
@@ -26,8 +28,13 @@ export function ownershipRecord(rootDomain: string, tagId: string): { host: stri
   return { host: `_marktag.${rootDomain}`, value: `marktag-verify=${tagId}` };
 }
 
-export function installSnippet(host: string, tagId: string): string {
-  return `<script async src="https://${host}/mtag.js" data-tag-id="${tagId}"></script>`;
+/** The queue stub keeps mtag() calls made before the script has loaded. */
+const QUEUE_STUB = '<script>window.mtag=window.mtag||function(){(mtag.q=mtag.q||[]).push(arguments)}</script>';
+
+export function installSnippet(host: string, tagId: string, publicUrl: string): string {
+  const base = new URL(publicUrl);
+  const port = base.port === '' ? '' : `:${base.port}`;
+  return `${QUEUE_STUB}\n<script async src="${base.protocol}//${host}${port}/mtag.js" data-tag-id="${tagId}"></script>`;
 }
 
 const tagNotFound = () => ApiError.notFound('TAG_NOT_FOUND', 'Tag not found');
@@ -129,7 +136,7 @@ export class MarktagsService implements MerchantTagsSource {
       isVerified: tag.isVerified,
       record,
       trackingHost: tag.trackingHost,
-      snippet: installSnippet(host, tag.id),
+      snippet: installSnippet(host, tag.id, this.options.publicUrl),
       createdAt: tag.createdAt.toISOString(),
       verifiedAt: tag.verifiedAt?.toISOString() ?? null,
       lastEventAt: tag.lastEventAt?.toISOString() ?? null,

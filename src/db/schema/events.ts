@@ -1,0 +1,41 @@
+import { bigint, index, jsonb, numeric, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+
+/**
+ * Collected events: append-only. No foreign keys, so that a write is one index probe per unique
+ * key and nothing else; tags and merchants are never deleted while they have events.
+ */
+export const events = pgTable(
+  'events',
+  {
+    /** Server-assigned, strictly increasing: the stream's cursor and the tie-breaker of event time. */
+    id: bigint('id', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
+    eventId: uuid('event_id').notNull(),
+    tagId: uuid('tag_id').notNull(),
+    merchantId: uuid('merchant_id').notNull(),
+    partnerId: uuid('partner_id').notNull(),
+    type: text('type').notNull(),
+    /** Event time: the client's timestamp unless it was more than 5 minutes ahead of receivedAt. */
+    timestamp: timestamp('timestamp', { withTimezone: true, mode: 'date' }).notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull(),
+    url: text('url').notNull(),
+    referrer: text('referrer'),
+    title: text('title'),
+    visitorId: text('visitor_id').notNull(),
+    sessionId: text('session_id'),
+    value: numeric('value', { precision: 20, scale: 6, mode: 'number' }),
+    currency: text('currency'),
+    properties: jsonb('properties').$type<Record<string, unknown>>(),
+    deviceType: text('device_type'),
+    deviceBrowser: text('device_browser'),
+    deviceOs: text('device_os'),
+  },
+  (table) => [
+    // Replays store nothing twice: an event id is unique per tag.
+    unique('events_tag_event_key').on(table.tagId, table.eventId),
+    index('events_merchant_time_idx').on(table.merchantId, table.timestamp.desc(), table.id.desc()),
+    index('events_partner_time_idx').on(table.partnerId, table.timestamp.desc(), table.id.desc()),
+  ],
+);
+
+export type EventRow = typeof events.$inferSelect;
+export type NewEventRow = typeof events.$inferInsert;

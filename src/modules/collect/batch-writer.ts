@@ -1,0 +1,155 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Database } from '../../db/client.js';
+import { ApiError } from '../../errors.js';
+import { eventKey, type CollectRepository, type EventRecord } from './repository.js';
+
+export interface WriteOutcome {
+  accepted: number;
+  duplicates: number;
+}
+
+export interface BatchWriterOptions {
+  /** Flush as soon as this many events wait. */
+  maxBatch: number;
+  /** …or this long after the first of them arrived. */
+  maxDelayMs: number;
+  /** Events waiting at most; beyond it the collector answers 503 at once instead of growing memory. */
+  maxQueued: number;
+  /** A tag's lastEventAt is written at most this often by this process. */
+  touchIntervalMs: number;
+}
+
+export const DEFAULT_BATCH_OPTIONS: BatchWriterOptions = { maxBatch: 1000, maxDelayMs: 4, maxQueued: 50_000, touchIntervalMs: 60_000 };
+
+interface Pending {
+  rows: EventRecord[];
+  /** Tags waiting for their first event: touched whatever the throttle says, to become active. */
+  wake: string[];
+  resolve: (outcome: WriteOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+export const RETRY_AFTER_WRITE_FAILURE_SECONDS = '2';
+
+/**
+ * Group commit: events from concurrent requests go into one multi-row insert per flush, in one
+ * transaction, and each request is answered only after the transaction holding its events has
+ * committed. A failed flush fails every request in it (503): nothing is acknowledged unstored.
+ * One flush runs at a time, so ids are assigned in commit order within a process.
+ */
+export class BatchWriter {
+  private queue: Pending[] = [];
+  private queued = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private readonly touched = new Map<string, number>();
+  private closed = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly repository: CollectRepository,
+    private readonly log: FastifyBaseLogger,
+    private readonly options: BatchWriterOptions = DEFAULT_BATCH_OPTIONS,
+  ) {}
+
+  /** Resolves once the rows are committed (or were already stored); rejects with a 503 otherwise. */
+  write(rows: EventRecord[], wake: string[] = []): Promise<WriteOutcome> {
+    if (this.closed) return Promise.reject(unavailable('The collector is shutting down; retry shortly'));
+    if (this.queued + rows.length > this.options.maxQueued) {
+      return Promise.reject(unavailable('The collector is over capacity; retry shortly'));
+    }
+    return new Promise<WriteOutcome>((resolve, reject) => {
+      this.queue.push({ rows, wake, resolve, reject });
+      this.queued += rows.length;
+      if (this.queued >= this.options.maxBatch) this.kick();
+      else this.timer ??= setTimeout(() => this.kick(), this.options.maxDelayMs);
+    });
+  }
+
+  /** Events waiting or being written: what a graceful shutdown waits for. */
+  get backlog(): number {
+    return this.queued;
+  }
+
+  /** Writes everything queued, then refuses new writes. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.queue.length > 0 || this.flushing) {
+      this.kick();
+      await this.flushing;
+    }
+  }
+
+  private kick(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.flushing || this.queue.length === 0) return;
+    this.flushing = this.flush().finally(() => {
+      this.flushing = undefined;
+      if (this.queue.length === 0) return;
+      if (this.queued >= this.options.maxBatch || this.closed) this.kick();
+      else this.timer ??= setTimeout(() => this.kick(), this.options.maxDelayMs);
+    });
+  }
+
+  private takeBatch(): Pending[] {
+    const batch: Pending[] = [];
+    let size = 0;
+    while (this.queue.length > 0 && (batch.length === 0 || size + (this.queue[0]?.rows.length ?? 0) <= this.options.maxBatch)) {
+      const next = this.queue.shift() as Pending;
+      batch.push(next);
+      size += next.rows.length;
+    }
+    return batch;
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.takeBatch();
+    const count = batch.reduce((sum, pending) => sum + pending.rows.length, 0);
+    // The first occurrence of a key in the batch is written; a later one is a duplicate by definition.
+    const seen = new Set<string>();
+    const unique: EventRecord[] = [];
+    for (const { rows } of batch) {
+      for (const row of rows) {
+        const key = eventKey(row.tagId, row.eventId);
+        if (!seen.has(key)) {
+          seen.add(key);
+          unique.push(row);
+        }
+      }
+    }
+    const now = Date.now();
+    const waking = new Set(batch.flatMap((pending) => pending.wake));
+    const toTouch = [...new Set(unique.map((row) => row.tagId))].filter(
+      (tagId) => waking.has(tagId) || now - (this.touched.get(tagId) ?? 0) >= this.options.touchIntervalMs,
+    );
+    try {
+      const inserted = await this.db.transaction(async (tx) => {
+        const keys = await this.repository.insertEvents(unique, tx);
+        await this.repository.touchTags(toTouch, tx);
+        return keys;
+      });
+      for (const tagId of toTouch) this.touched.set(tagId, now);
+      const claimed = new Set<string>();
+      for (const pending of batch) {
+        let duplicates = 0;
+        for (const row of pending.rows) {
+          const key = eventKey(row.tagId, row.eventId);
+          if (inserted.has(key) && !claimed.has(key)) claimed.add(key);
+          else duplicates++;
+        }
+        pending.resolve({ accepted: pending.rows.length, duplicates });
+      }
+    } catch (error) {
+      this.log.error({ err: error, events: count, requests: batch.length }, 'event batch write failed; no event of it was acknowledged');
+      const refusal = unavailable('The events could not be stored; retry shortly');
+      for (const pending of batch) pending.reject(refusal);
+    } finally {
+      this.queued -= count;
+    }
+  }
+}
+
+function unavailable(message: string): ApiError {
+  return new ApiError(503, 'SERVICE_UNAVAILABLE', message, undefined, { 'retry-after': RETRY_AFTER_WRITE_FAILURE_SECONDS });
+}

@@ -1,0 +1,63 @@
+import { Type, type Static } from 'typebox';
+
+/** Limits a browser batch must respect; the tracker stays well within them. */
+export const LIMITS = {
+  bodyBytes: 64 * 1024,
+  events: 100,
+  propertiesKeys: 50,
+  propertiesBytes: 4 * 1024,
+  url: 2048,
+  title: 1024,
+  /** How far ahead of the server a client clock may be before its timestamp is replaced. */
+  futureSkewMs: 5 * 60 * 1000,
+} as const;
+
+export const EVENT_TYPE_PATTERN = '^[a-z][a-z0-9_]{0,63}$';
+const ID_PATTERN = '^[A-Za-z0-9_-]{1,128}$';
+
+const EventSchema = Type.Object(
+  {
+    eventId: Type.Optional(Type.String({ format: 'uuid', description: 'Unique per tag: a replay with the same id stores nothing twice. Generated when absent.' })),
+    type: Type.String({
+      pattern: EVENT_TYPE_PATTERN,
+      'x-error-message': 'must be lower-case letters, digits and underscores, starting with a letter (at most 64)',
+      description: 'Event type, e.g. page_view, purchase, lead, sign_up, subscribe, start_trial',
+      examples: ['purchase'],
+    }),
+    timestamp: Type.Optional(
+      Type.String({ format: 'date-time', description: 'Client time (ISO 8601); replaced by the receive time when more than 5 minutes ahead of it' }),
+    ),
+    url: Type.String({ minLength: 1, maxLength: LIMITS.url, description: 'Page URL', examples: ['https://shop.example.com/checkout'] }),
+    referrer: Type.Optional(Type.String({ maxLength: LIMITS.url })),
+    title: Type.Optional(Type.String({ maxLength: LIMITS.title })),
+    value: Type.Optional(Type.Number({ minimum: 0, maximum: 1e12, description: 'Conversion value', examples: [49.9] })),
+    currency: Type.Optional(
+      Type.String({ pattern: '^[A-Z]{3}$', 'x-error-message': 'must be three upper-case letters (ISO 4217)', examples: ['USD'] }),
+    ),
+    properties: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        maxProperties: LIMITS.propertiesKeys,
+        description: `Free-form properties: at most ${LIMITS.propertiesKeys} keys and ${LIMITS.propertiesBytes} bytes of JSON`,
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CollectEvent = Static<typeof EventSchema>;
+
+export const CollectBodySchema = Type.Object(
+  {
+    tagId: Type.String({ format: 'uuid', description: 'The MarkTag the events belong to' }),
+    visitorId: Type.Optional(Type.String({ pattern: ID_PATTERN, 'x-error-message': 'must be 1-128 letters, digits, "-" or "_"' })),
+    sessionId: Type.Optional(Type.String({ pattern: ID_PATTERN, 'x-error-message': 'must be 1-128 letters, digits, "-" or "_"' })),
+    events: Type.Array(EventSchema, { minItems: 1, maxItems: LIMITS.events }),
+  },
+  { additionalProperties: false },
+);
+export type CollectBody = Static<typeof CollectBodySchema>;
+
+export const CollectResponseSchema = Type.Object({
+  accepted: Type.Integer({ description: 'Events of the request now stored, replays included', examples: [3] }),
+  duplicates: Type.Integer({ description: 'Of those, events that were already stored (replays)', examples: [0] }),
+});
+export type CollectResponse = Static<typeof CollectResponseSchema>;

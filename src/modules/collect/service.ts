@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto';
+import { isbot } from 'isbot';
+import { ApiError, type ErrorDetail } from '../../errors.js';
+import { isWithin } from '../marktags/domains.js';
+import type { BatchWriter, WriteOutcome } from './batch-writer.js';
+import type { CollectionTag, EventRecord } from './repository.js';
+import { LIMITS, type CollectBody, type CollectEvent } from './schemas.js';
+import type { TagCache } from './tag-cache.js';
+import { parseDevice } from './user-agent.js';
+
+export interface CollectRequest {
+  body: CollectBody;
+  /** The Origin header, when the sender is a browser. */
+  origin: string | undefined;
+  userAgent: string | undefined;
+  /** The visitor id from the first-party cookie, if any and well-formed. */
+  cookieVisitor: string | undefined;
+  receivedAt: Date;
+}
+
+export type CollectResult =
+  | { stored: true; outcome: WriteOutcome; tag: CollectionTag; issuedVisitor: string | undefined }
+  | { stored: false; reason: 'bot' };
+
+/** A string PostgreSQL can store: no NUL characters, no lone surrogates. */
+function problemInStrings(value: unknown, depth = 0): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? 'must not contain NUL characters' : null;
+  if (depth > 16) return 'is nested too deeply';
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const problem = problemInStrings(item, depth + 1);
+      if (problem) return problem;
+    }
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const problem = problemInStrings(key, depth + 1) ?? problemInStrings(item, depth + 1);
+      if (problem) return problem;
+    }
+  }
+  return null;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** Replaces lone UTF-16 surrogates (valid in JSON, refused by PostgreSQL) with U+FFFD. */
+function wellFormedText(text: string): string {
+  return text.replace(LONE_SURROGATE, '\uFFFD');
+}
+
+function wellFormed<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value, (_key, item: unknown) => (typeof item === 'string' ? wellFormedText(item) : item))) as T;
+}
+
+/** Checks the schema cannot express: string contents and the byte size of properties. */
+function validateEvents(events: CollectEvent[]): void {
+  const details: ErrorDetail[] = [];
+  events.forEach((event, index) => {
+    for (const [field, value] of Object.entries(event)) {
+      const problem = problemInStrings(value);
+      if (problem) details.push({ field: `events.${index}.${field}`, message: `events.${index}.${field} ${problem}` });
+    }
+    if (event.properties && Buffer.byteLength(JSON.stringify(event.properties)) > LIMITS.propertiesBytes) {
+      details.push({
+        field: `events.${index}.properties`,
+        message: `events.${index}.properties must be at most ${LIMITS.propertiesBytes} bytes of JSON`,
+      });
+    }
+  });
+  if (details.length > 0) throw new ApiError(400, 'VALIDATION_ERROR', details[0]?.message ?? 'Invalid events', details);
+}
+
+function originHost(origin: string): string | null {
+  try {
+    return new URL(origin).hostname.toLowerCase();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The collector's rules, in order: the request is well-formed, the tag exists and is live, the
+ * page is on the tag's domain, the sender is not a bot; then the events go to the batch writer and
+ * the answer waits for their commit.
+ */
+export class CollectService {
+  constructor(
+    private readonly tags: TagCache,
+    private readonly writer: BatchWriter,
+  ) {}
+
+  async collect(request: CollectRequest): Promise<CollectResult> {
+    const { body } = request;
+    validateEvents(body.events);
+
+    const tag = await this.tags.get(body.tagId);
+    if (!tag) throw ApiError.notFound('TAG_NOT_FOUND', 'Unknown tag');
+    if (!tag.isVerified || !tag.isConnected) {
+      throw new ApiError(403, 'TAG_NOT_VERIFIED', 'This tag does not collect events: its domain is not verified (or no longer connected)');
+    }
+    if (request.origin !== undefined) {
+      const host = originHost(request.origin);
+      if (host === null || !isWithin(host, tag.domain)) {
+        throw new ApiError(403, 'ORIGIN_NOT_ALLOWED', `Events for this tag are accepted from ${tag.domain} and its subdomains only`);
+      }
+    }
+    if (!request.userAgent || isbot(request.userAgent)) return { stored: false, reason: 'bot' };
+
+    const known = body.visitorId ?? request.cookieVisitor;
+    const issuedVisitor = known === undefined ? randomUUID() : undefined;
+    const visitorId = known ?? (issuedVisitor);
+    const device = parseDevice(request.userAgent);
+    const received = request.receivedAt;
+    const latest = received.getTime() + LIMITS.futureSkewMs;
+    const rows: EventRecord[] = body.events.map((event) => {
+      const clientTime = event.timestamp === undefined ? undefined : new Date(event.timestamp);
+      return {
+        eventId: event.eventId?.toLowerCase() ?? randomUUID(),
+        tagId: tag.id,
+        merchantId: tag.merchantId,
+        partnerId: tag.partnerId,
+        type: event.type,
+        timestamp: clientTime && clientTime.getTime() <= latest ? clientTime : received,
+        receivedAt: received,
+        url: wellFormedText(event.url),
+        referrer: (event.referrer === undefined ? null : wellFormedText(event.referrer)),
+        title: (event.title === undefined ? null : wellFormedText(event.title)),
+        visitorId,
+        sessionId: body.sessionId ?? null,
+        value: event.value ?? null,
+        currency: event.currency ?? null,
+        properties: event.properties ? wellFormed(event.properties) : null,
+        deviceType: device.type,
+        deviceBrowser: device.browser,
+        deviceOs: device.os,
+      };
+    });
+    const outcome = await this.writer.write(rows, tag.status === 'waiting_for_events' ? [tag.id] : []);
+    return { stored: true, outcome, tag, issuedVisitor };
+  }
+}
