@@ -201,10 +201,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return sendError(request, reply, 503, 'SERVICE_UNAVAILABLE', 'The service is temporarily unavailable; retry shortly');
     }
 
-    const status = fastifyError?.statusCode;
-    if (status !== undefined && status >= 400 && status < 500) {
-      // Fastify's own client errors (bad JSON, bad Content-Length, …): their text is safe to show.
-      const message = error instanceof SyntaxError ? 'Request body is not valid JSON' : fastifyError?.message ?? 'Bad request';
+    const status = (error as { statusCode?: unknown } | null)?.statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      // Client errors raised by Fastify or a body parser (bad JSON, bad Content-Length, …): their text is safe to show.
+      const message = error instanceof SyntaxError ? 'Request body is not valid JSON' : (error as Error).message;
       return sendError(request, reply, status, status === 413 ? 'PAYLOAD_TOO_LARGE' : 'VALIDATION_ERROR', message);
     }
 

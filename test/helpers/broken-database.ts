@@ -11,7 +11,9 @@ export type Fault =
   /** INSERT INTO table throws an unexpected (non-database) error. */
   | { kind: 'insert-throws'; table: Table }
   /** Writes to table are sent with a status the CHECK constraint refuses: a real database error. */
-  | { kind: 'write-violates-check'; table: Table };
+  | { kind: 'write-violates-check'; table: Table }
+  /** Every transaction fails as if the connection dropped; plain queries still work. */
+  | { kind: 'transaction-fails' };
 
 /** Wraps a builder so that one method's arguments (or call) can be intercepted. */
 function intercept<T extends object>(builder: T, method: string, replace: (original: AnyFunction, target: T) => AnyFunction): T {
@@ -36,6 +38,9 @@ export function withFault(handle: DatabaseHandle, fault: Fault): DatabaseHandle 
         const value: unknown = Reflect.get(target, property, receiver);
         if (typeof value !== 'function') return value;
         const method = value as AnyFunction;
+        if (property === 'transaction' && fault.kind === 'transaction-fails') {
+          return () => Promise.reject(Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' }));
+        }
         if (property === 'transaction') {
           return (run: (tx: Database) => unknown, config?: unknown) => method.call(target, (tx: Database) => run(wrap(tx)), config);
         }
@@ -46,7 +51,7 @@ export function withFault(handle: DatabaseHandle, fault: Fault): DatabaseHandle 
               return from.call(builder, source, ...rest);
             });
         }
-        if ((property === 'insert' || property === 'update') && fault.kind !== 'select-throws') {
+        if ((property === 'insert' || property === 'update') && (fault.kind === 'insert-throws' || fault.kind === 'write-violates-check')) {
           return (table: unknown) => {
             const builder = method.call(target, table) as object;
             if (table !== fault.table) return builder;

@@ -44,6 +44,8 @@ export class BatchWriter {
   private flushing: Promise<void> | undefined;
   private readonly touched = new Map<string, number>();
   private closed = false;
+  /** Flushes and events written since start: how well group commit groups. */
+  readonly stats = { flushes: 0, events: 0, failures: 0 };
 
   constructor(
     private readonly db: Database,
@@ -130,6 +132,8 @@ export class BatchWriter {
         return keys;
       });
       for (const tagId of toTouch) this.touched.set(tagId, now);
+      this.stats.flushes++;
+      this.stats.events += count;
       const claimed = new Set<string>();
       for (const pending of batch) {
         let duplicates = 0;
@@ -142,6 +146,7 @@ export class BatchWriter {
       }
     } catch (error) {
       this.log.error({ err: error, events: count, requests: batch.length }, 'event batch write failed; no event of it was acknowledged');
+      this.stats.failures++;
       const refusal = unavailable('The events could not be stored; retry shortly');
       for (const pending of batch) pending.reject(refusal);
     } finally {

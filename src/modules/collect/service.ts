@@ -106,8 +106,8 @@ export class CollectService {
     if (!request.userAgent || isbot(request.userAgent)) return { stored: false, reason: 'bot' };
 
     const known = body.visitorId ?? request.cookieVisitor;
-    const issuedVisitor = known === undefined ? randomUUID() : undefined;
-    const visitorId = known ?? (issuedVisitor);
+    const visitorId = known ?? randomUUID();
+    const issuedVisitor = known === undefined ? visitorId : undefined;
     const device = parseDevice(request.userAgent);
     const received = request.receivedAt;
     const latest = received.getTime() + LIMITS.futureSkewMs;

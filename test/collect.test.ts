@@ -1,0 +1,419 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { sql } from 'drizzle-orm';
+import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPostgres } from '../src/db/client.js';
+import type { App } from '../src/app.js';
+import type { GenerateResponse } from '../src/modules/marktags/schemas.js';
+import { TRACKER_FILE } from '../src/modules/collect/tracker-asset.js';
+import { bearer, createTestApp, errorOf, type TestContext } from './helpers/app.js';
+import { withFault } from './helpers/broken-database.js';
+import { queryRows, testDatabase } from './helpers/database.js';
+import { createMerchant, createPartner } from './helpers/factories.js';
+
+export const CHROME_UA =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+const IPHONE_UA =
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1';
+
+let ctx: TestContext;
+beforeAll(async () => {
+  ctx = await createTestApp();
+});
+afterAll(async () => ctx.app.close());
+
+interface LiveTag {
+  tagId: string;
+  merchantId: string;
+  partnerId: string;
+  /** The tag's domain: pages on it or its subdomains may send events. */
+  domain: string;
+  token: string;
+}
+
+/** A preverified (so live) tag on a fresh partner domain. */
+async function liveTag(app: App = ctx.app): Promise<LiveTag> {
+  const partnerDomain = `p${randomUUID().slice(0, 8)}.test`;
+  const partner = await createPartner(app, { domain: partnerDomain });
+  const merchantId = await createMerchant(app, partner.token);
+  const domain = `shop.${partnerDomain}`;
+  const generated = await app.inject({
+    method: 'POST',
+    url: '/v1/partners/marktag/generate',
+    headers: bearer(partner.token),
+    payload: { merchantId, domain },
+  });
+  return { tagId: generated.json<GenerateResponse>().tagId, merchantId, partnerId: partner.partnerId, domain, token: partner.token };
+}
+
+const event = (overrides: Record<string, unknown> = {}) => ({
+  eventId: randomUUID(),
+  type: 'page_view',
+  url: 'https://shop.example.test/',
+  timestamp: new Date().toISOString(),
+  ...overrides,
+});
+
+async function collect(
+  body: unknown,
+  headers: Record<string, string | undefined> = {},
+  app: App = ctx.app,
+  contentType = 'application/json',
+): Promise<LightMyRequestResponse> {
+  const defined = Object.fromEntries(Object.entries({ 'user-agent': CHROME_UA, 'content-type': contentType, ...headers }).filter(([, v]) => v !== undefined));
+  return app.inject({ method: 'POST', url: '/v1/collect', headers: defined as Record<string, string>, payload: typeof body === 'string' ? body : JSON.stringify(body) });
+}
+
+interface StoredEvent {
+  id: string;
+  event_id: string;
+  type: string;
+  url: string;
+  referrer: string | null;
+  title: string | null;
+  visitor_id: string;
+  session_id: string | null;
+  value: string | null;
+  currency: string | null;
+  properties: Record<string, unknown> | null;
+  device_type: string | null;
+  device_browser: string | null;
+  device_os: string | null;
+  timestamp: Date | string;
+  received_at: Date | string;
+  merchant_id: string;
+  partner_id: string;
+}
+
+const stored = (tagId: string) => queryRows<StoredEvent>(ctx.database, sql`select * from events where tag_id = ${tagId} order by id`);
+
+describe('GET /mtag.js', () => {
+  it('serves the built tracker as JavaScript, cacheable, with an ETag, within 3 KB gzipped', async () => {
+    const response = await ctx.app.inject({ method: 'GET', url: '/mtag.js' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('application/javascript; charset=utf-8');
+    expect(response.headers['cache-control']).toContain('max-age=');
+    expect(response.rawPayload.equals(readFileSync(TRACKER_FILE))).toBe(true);
+    expect(gzipSync(response.rawPayload).length).toBeLessThanOrEqual(3 * 1024);
+    const etag = String(response.headers.etag);
+    expect(etag).toMatch(/^".+"$/);
+    const again = await ctx.app.inject({ method: 'GET', url: '/mtag.js', headers: { 'if-none-match': etag } });
+    expect(again.statusCode).toBe(304);
+    expect(again.body).toBe('');
+  });
+});
+
+describe('POST /v1/collect', () => {
+  it('stores the events, answers 202 after the commit, and issues the visitor cookie', async () => {
+    const tag = await liveTag();
+    const purchase = event({
+      type: 'purchase',
+      value: 49.9,
+      currency: 'EUR',
+      title: 'Checkout',
+      referrer: `https://${tag.domain}/cart`,
+      url: `https://${tag.domain}/checkout?step=2`,
+      properties: { orderId: 'A-1', items: [{ sku: 'x', qty: 2 }] },
+    });
+    const response = await collect(
+      { tagId: tag.tagId, sessionId: 'sess_1', events: [event({ url: `https://${tag.domain}/` }), purchase] },
+      { origin: `https://${tag.domain}`, cookie: 'session=merchant-secret; theme=dark', 'x-forwarded-for': '203.0.113.9' },
+    );
+    expect(response.statusCode).toBe(202);
+    expect(response.json()).toEqual({ accepted: 2, duplicates: 0 });
+
+    const cookie = String(response.headers['set-cookie']);
+    const visitor = /^mtag_vid=([0-9a-f-]{36}); Max-Age=31536000; Path=\/; HttpOnly; SameSite=Lax$/.exec(cookie)?.[1];
+    expect(visitor, cookie).toBeDefined();
+
+    const rows = await stored(tag.tagId);
+    expect(rows).toHaveLength(2);
+    expect(rows[1]).toMatchObject({
+      event_id: purchase.eventId,
+      type: 'purchase',
+      url: `https://${tag.domain}/checkout?step=2`,
+      referrer: `https://${tag.domain}/cart`,
+      title: 'Checkout',
+      visitor_id: visitor,
+      session_id: 'sess_1',
+      currency: 'EUR',
+      properties: { orderId: 'A-1', items: [{ sku: 'x', qty: 2 }] },
+      device_type: 'desktop',
+      device_browser: 'Chrome',
+      device_os: 'Windows',
+      merchant_id: tag.merchantId,
+      partner_id: tag.partnerId,
+    });
+    expect(Number(rows[1]?.value)).toBe(49.9);
+    expect(BigInt(rows[1]?.id ?? 0)).toBeGreaterThan(BigInt(rows[0]?.id ?? 0));
+    // Nothing of the merchant's cookies or the client's address is kept.
+    const everything = JSON.stringify(await queryRows(ctx.database, sql`select * from events where tag_id = ${tag.tagId}`));
+    expect(everything).not.toContain('merchant-secret');
+    expect(everything).not.toContain('203.0.113.9');
+  });
+
+  it('accepts the text/plain JSON that sendBeacon sends', async () => {
+    const tag = await liveTag();
+    const response = await collect({ tagId: tag.tagId, events: [event()] }, {}, ctx.app, 'text/plain;charset=UTF-8');
+    expect(response.statusCode).toBe(202);
+    expect(response.json()).toEqual({ accepted: 1, duplicates: 0 });
+  });
+
+  it('stores a replay nothing twice, within a request and across requests', async () => {
+    const tag = await liveTag();
+    const a = event();
+    const b = event({ type: 'lead' });
+    const body = { tagId: tag.tagId, visitorId: 'v1', events: [a, b, a] };
+    expect((await collect(body)).json()).toEqual({ accepted: 3, duplicates: 1 });
+    expect((await collect(body)).json()).toEqual({ accepted: 3, duplicates: 3 });
+    const answers = await Promise.all(Array.from({ length: 10 }, () => collect({ tagId: tag.tagId, visitorId: 'v1', events: [b] })));
+    expect(answers.every((r) => r.statusCode === 202)).toBe(true);
+    expect((await stored(tag.tagId)).map((r) => r.event_id).sort()).toEqual([a.eventId, b.eventId].sort());
+  });
+
+  it('generates an event id when the sender gives none', async () => {
+    const tag = await liveTag();
+    const { eventId: _omitted, ...anonymous } = event();
+    expect((await collect({ tagId: tag.tagId, events: [anonymous, anonymous] })).json()).toEqual({ accepted: 2, duplicates: 0 });
+    expect(new Set((await stored(tag.tagId)).map((r) => r.event_id)).size).toBe(2);
+  });
+
+  it('uses the visitor of the body, else of the cookie, and issues a cookie only when there is neither', async () => {
+    const tag = await liveTag();
+    const fromBody = await collect({ tagId: tag.tagId, visitorId: 'body-visitor', events: [event()] }, { cookie: 'mtag_vid=cookie-visitor' });
+    expect(fromBody.headers['set-cookie']).toBeUndefined();
+    const fromCookie = await collect({ tagId: tag.tagId, events: [event()] }, { cookie: 'other=1; mtag_vid=cookie-visitor' });
+    expect(fromCookie.headers['set-cookie']).toBeUndefined();
+    expect((await stored(tag.tagId)).map((r) => r.visitor_id)).toEqual(['body-visitor', 'cookie-visitor']);
+  });
+
+  it('marks the cookie Secure over HTTPS (behind a trusted proxy)', async () => {
+    const proxied = await createTestApp({ MARKTAG_TRUST_PROXY: 'true' });
+    try {
+      const tag = await liveTag(proxied.app);
+      const response = await collect({ tagId: tag.tagId, events: [event()] }, { 'x-forwarded-proto': 'https' }, proxied.app);
+      expect(String(response.headers['set-cookie'])).toMatch(/; HttpOnly; SameSite=Lax; Secure$/);
+    } finally {
+      await proxied.app.close();
+    }
+  });
+
+  it('parses the device from the user agent', async () => {
+    const tag = await liveTag();
+    await collect({ tagId: tag.tagId, events: [event()] }, { 'user-agent': IPHONE_UA });
+    expect((await stored(tag.tagId))[0]).toMatchObject({ device_type: 'mobile', device_browser: 'Safari', device_os: 'iOS' });
+  });
+
+  it('keeps the client time unless it is more than 5 minutes ahead', async () => {
+    const tag = await liveTag();
+    const past = new Date(Date.now() - 3_600_000).toISOString();
+    const slightlyAhead = new Date(Date.now() + 60_000).toISOString();
+    const farAhead = new Date(Date.now() + 3_600_000).toISOString();
+    await collect({ tagId: tag.tagId, events: [event({ timestamp: past }), event({ timestamp: slightlyAhead }), event({ timestamp: farAhead })] });
+    const rows = await stored(tag.tagId);
+    const time = (value: Date | string | number) => new Date(value).getTime();
+    expect(time(rows[0]?.timestamp ?? 0)).toBe(Date.parse(past));
+    expect(time(rows[1]?.timestamp ?? 0)).toBe(Date.parse(slightlyAhead));
+    expect(time(rows[2]?.timestamp ?? 0)).toBe(time(rows[2]?.received_at ?? 0));
+  });
+
+  it('ignores bots (a missing user agent counts as one): 202, accepted 0, a header saying why, nothing stored', async () => {
+    const tag = await liveTag();
+    for (const ua of [undefined, 'Googlebot/2.1 (+http://www.google.com/bot.html)', 'curl/8.5.0', 'HeadlessChrome/131.0.0.0']) {
+      const response = await collect({ tagId: tag.tagId, events: [event()] }, { 'user-agent': ua });
+      expect(response.statusCode).toBe(202);
+      expect(response.json()).toEqual({ accepted: 0, duplicates: 0 });
+      expect(response.headers['x-marktag-ignored']).toBe('bot');
+    }
+    expect(await stored(tag.tagId)).toEqual([]);
+  });
+
+  it('answers 404 TAG_NOT_FOUND for an unknown tag and 403 TAG_NOT_VERIFIED for an unverified one', async () => {
+    const unknown = await collect({ tagId: randomUUID(), events: [event()] });
+    expect(unknown.statusCode).toBe(404);
+    expect(errorOf(unknown).code).toBe('TAG_NOT_FOUND');
+
+    const partner = await createPartner(ctx.app);
+    const merchantId = await createMerchant(ctx.app, partner.token);
+    const custom = await ctx.app.inject({
+      method: 'POST',
+      url: '/v1/partners/marktag/generate',
+      headers: bearer(partner.token),
+      payload: { merchantId, domain: `c${randomUUID().slice(0, 8)}.test` },
+    });
+    const tagId = custom.json<GenerateResponse>().tagId;
+    const refused = await collect({ tagId, events: [event()] });
+    expect(refused.statusCode).toBe(403);
+    expect(errorOf(refused).code).toBe('TAG_NOT_VERIFIED');
+    expect((await stored(tagId)).length).toBe(0);
+  });
+
+  it('accepts pages on the tag’s domain and its subdomains only', async () => {
+    const tag = await liveTag();
+    for (const origin of [`https://${tag.domain}`, `http://www.${tag.domain}:8080`, undefined]) {
+      expect((await collect({ tagId: tag.tagId, events: [event()] }, { origin })).statusCode, String(origin)).toBe(202);
+    }
+    for (const origin of [`https://not${tag.domain}`, `https://${tag.domain}.evil.test`, 'https://evil.test', 'null']) {
+      const response = await collect({ tagId: tag.tagId, events: [event()] }, { origin });
+      expect(response.statusCode, origin).toBe(403);
+      expect(errorOf(response).code).toBe('ORIGIN_NOT_ALLOWED');
+      expect(response.headers['access-control-allow-origin']).toBeUndefined();
+    }
+    expect(await stored(tag.tagId)).toHaveLength(3);
+  });
+
+  it.each<[string, (tagId: string) => unknown, string]>([
+    ['no events', (tagId) => ({ tagId, events: [] }), 'events'],
+    ['101 events', (tagId) => ({ tagId, events: Array.from({ length: 101 }, () => event()) }), 'events'],
+    ['a bad tag id', () => ({ tagId: 'nope', events: [event()] }), 'tagId'],
+    ['an unknown field', (tagId) => ({ tagId, events: [event()], ip: '1.2.3.4' }), 'ip'],
+    ['an event type with capitals', (tagId) => ({ tagId, events: [event({ type: 'Purchase' })] }), 'events.0.type'],
+    ['an event type with a dash', (tagId) => ({ tagId, events: [event({ type: 'add-to-cart' })] }), 'events.0.type'],
+    ['a lower-case currency', (tagId) => ({ tagId, events: [event({ currency: 'usd' })] }), 'events.0.currency'],
+    ['a negative value', (tagId) => ({ tagId, events: [event({ value: -1 })] }), 'events.0.value'],
+    ['a value as a string', (tagId) => ({ tagId, events: [event({ value: '10' })] }), 'events.0.value'],
+    ['an over-long url', (tagId) => ({ tagId, events: [event({ url: `https://x.test/${'a'.repeat(2048)}` })] }), 'events.0.url'],
+    ['a missing url', (tagId) => ({ tagId, events: [{ type: 'page_view' }] }), 'events.0.url'],
+    ['a bad timestamp', (tagId) => ({ tagId, events: [event({ timestamp: 'yesterday' })] }), 'events.0.timestamp'],
+    ['51 properties', (tagId) => ({ tagId, events: [event({ properties: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, i])) })] }), 'events.0.properties'],
+    ['over 4 KiB of properties', (tagId) => ({ tagId, events: [event({ properties: { blob: 'x'.repeat(4100) } })] }), 'events.0.properties'],
+    ['a NUL character', (tagId) => ({ tagId, events: [event({ title: 'a\u0000b' })] }), 'events.0.title'],
+    ['a NUL character in a property', (tagId) => ({ tagId, events: [event({ properties: { a: ['ok', 'b\u0000'] } })] }), 'events.0.properties'],
+    ['a bad visitor id', (tagId) => ({ tagId, visitorId: 'has space', events: [event()] }), 'visitorId'],
+  ])('refuses %s with 400 VALIDATION_ERROR naming the field', async (_label, body, field) => {
+    const tag = await liveTag();
+    const response = await collect(body(tag.tagId));
+    expect(response.statusCode).toBe(400);
+    const error = errorOf(response);
+    expect(error.code).toBe('VALIDATION_ERROR');
+    expect(error.details?.[0]?.field).toBe(field);
+    expect(await stored(tag.tagId)).toEqual([]);
+  });
+
+  it('refuses malformed JSON (400), other content types (415) and bodies over 64 KiB (413)', async () => {
+    const tag = await liveTag();
+    const malformed = await collect('{"tagId":', {}, ctx.app, 'text/plain');
+    expect(malformed.statusCode).toBe(400);
+    expect(errorOf(malformed)).toMatchObject({ code: 'VALIDATION_ERROR', message: 'Request body is not valid JSON' });
+    expect((await collect({ tagId: tag.tagId, events: [event()] }, {}, ctx.app, 'application/xml')).statusCode).toBe(415);
+    const huge = await collect({ tagId: tag.tagId, events: [event({ title: 'x'.repeat(70 * 1024) })] }, {}, ctx.app, 'text/plain');
+    expect(huge.statusCode).toBe(413);
+    expect(errorOf(huge).code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('keeps lone surrogates from reaching the database', async () => {
+    const tag = await liveTag();
+    const response = await collect(`{"tagId":"${tag.tagId}","events":[{"type":"page_view","url":"https://x.test/\\ud800","properties":{"k":"\\udc00"}}]}`);
+    expect(response.statusCode).toBe(202);
+    expect((await stored(tag.tagId))[0]).toMatchObject({ url: 'https://x.test/\ufffd', properties: { k: '\ufffd' } });
+  });
+});
+
+describe('tag lifecycle', () => {
+  it('moves a verified tag from waiting_for_events to active on its first event, and keeps lastEventAt', async () => {
+    // A tag the collector has not looked up yet, so its cache reads the state set here.
+    const fresh = await liveTag();
+    await ctx.database.db.execute(sql`update marktags set status = 'waiting_for_events', last_event_at = null where id = ${fresh.tagId}`);
+    expect((await collect({ tagId: fresh.tagId, events: [event()] })).statusCode).toBe(202);
+    const details = await ctx.app.inject({ method: 'GET', url: `/v1/partners/marktag/${fresh.tagId}`, headers: bearer(fresh.token) });
+    expect(details.json()).toMatchObject({ status: 'active' });
+    expect(details.json<{ lastEventAt: string | null }>().lastEventAt).not.toBeNull();
+  });
+});
+
+describe('CORS', () => {
+  it('answers the preflight and echoes the page’s origin on the collector only', async () => {
+    const tag = await liveTag();
+    const origin = `https://${tag.domain}`;
+    const preflight = await ctx.app.inject({
+      method: 'OPTIONS',
+      url: '/v1/collect',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+    expect(preflight.statusCode).toBe(204);
+    expect(preflight.headers).toMatchObject({
+      'access-control-allow-origin': origin,
+      'access-control-allow-credentials': 'true',
+      'access-control-allow-methods': 'POST, OPTIONS',
+    });
+    expect(String(preflight.headers.vary)).toContain('Origin');
+
+    const post = await collect({ tagId: tag.tagId, events: [event()] }, { origin });
+    expect(post.headers['access-control-allow-origin']).toBe(origin);
+    expect(post.headers['access-control-allow-credentials']).toBe('true');
+    expect(String(post.headers.vary)).toContain('Origin');
+
+    for (const url of ['/v1/partners/me', '/v1/admin/partners', '/healthz']) {
+      const api = await ctx.app.inject({ method: 'GET', url, headers: { origin, ...bearer(tag.token) } });
+      expect(api.headers['access-control-allow-origin'], url).toBeUndefined();
+    }
+    const apiPreflight = await ctx.app.inject({ method: 'OPTIONS', url: '/v1/partners/merchant', headers: { origin, 'access-control-request-method': 'POST' } });
+    expect(apiPreflight.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});
+
+describe('durability', () => {
+  it('groups concurrent requests into few commits', async () => {
+    const tag = await liveTag();
+    const before = { ...ctx.app.services.events.stats };
+    const answers = await Promise.all(Array.from({ length: 50 }, () => collect({ tagId: tag.tagId, events: [event()] })));
+    expect(answers.every((r) => r.statusCode === 202)).toBe(true);
+    const flushes = ctx.app.services.events.stats.flushes - before.flushes;
+    expect(flushes).toBeGreaterThan(0);
+    expect(flushes).toBeLessThan(50);
+    expect(await stored(tag.tagId)).toHaveLength(50);
+  });
+
+  it('answers 503 with Retry-After, and never 202, when the write fails', async () => {
+    const tag = await liveTag();
+    const failing = await createTestApp({}, { database: withFault(await testDatabase(), { kind: 'transaction-fails' }) });
+    try {
+      const answers = await Promise.all(Array.from({ length: 5 }, () => collect({ tagId: tag.tagId, events: [event()] }, {}, failing.app)));
+      for (const response of answers) {
+        expect(response.statusCode).toBe(503);
+        expect(errorOf(response).code).toBe('SERVICE_UNAVAILABLE');
+        expect(response.headers['retry-after']).toBe('2');
+      }
+      expect(await stored(tag.tagId)).toEqual([]);
+    } finally {
+      await failing.app.close();
+    }
+  });
+
+  it('answers 503 at once when the queue is full', async () => {
+    const small = await createTestApp({}, { batch: { maxQueued: 5 } });
+    try {
+      const tag = await liveTag(small.app);
+      const response = await collect({ tagId: tag.tagId, events: Array.from({ length: 6 }, () => event()) }, {}, small.app);
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBeDefined();
+      expect((await collect({ tagId: tag.tagId, events: [event()] }, {}, small.app)).statusCode).toBe(202);
+    } finally {
+      await small.app.close();
+    }
+  });
+
+  it('answers 503 and never 202 when the database is stopped', async () => {
+    const down = await createTestApp({}, { database: openPostgres('postgres://marktag@127.0.0.1:9/none', { connectionTimeoutMillis: 500 }) });
+    try {
+      const response = await collect({ tagId: randomUUID(), events: [event()] }, {}, down.app);
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBeDefined();
+    } finally {
+      await down.app.close();
+      await down.database.close();
+    }
+  });
+
+  it('commits what is queued before the app closes', async () => {
+    const closing = await createTestApp({}, { batch: { maxDelayMs: 200 } });
+    const tag = await liveTag(closing.app);
+    const pending = collect({ tagId: tag.tagId, events: [event(), event()] }, {}, closing.app);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await closing.app.close();
+    expect((await pending).statusCode).toBe(202);
+    expect(await stored(tag.tagId)).toHaveLength(2);
+  });
+});
