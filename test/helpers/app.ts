@@ -17,10 +17,12 @@ export interface TestContext {
 export async function createTestApp(
   env: Record<string, string> = {},
   deps: Partial<AppDeps> = {},
+  beforeReady?: (app: App) => void,
 ): Promise<TestContext> {
   const config = loadConfig({ MARKTAG_ADMIN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'silent', ...env });
   const database = deps.database ?? (await testDatabase());
   const app = await buildApp(config, { database, adminToken: ADMIN_TOKEN, logger: false, ...deps });
+  beforeReady?.(app);
   await app.ready();
   return { app, config, database };
 }

@@ -143,10 +143,12 @@ if (script && tagId && !existing?.loaded) {
     if (document.visibilityState === 'hidden') flush(true);
   });
 
-  // Calls made before the script loaded run first, so a consent refusal precedes the first page view.
+  // Calls made before the script loaded: consent applies before the first page view, events follow it.
   window.mtag = mtag;
-  for (const args of existing?.q ?? []) mtag(...(Array.from(args) as Command));
+  const queued = Array.from(existing?.q ?? [], (args) => Array.from(args) as Command);
+  for (const command of queued) if (command[0] === 'consent') mtag(...command);
   send('page_view');
+  for (const command of queued) if (command[0] !== 'consent') mtag(...command);
 }
 
 export {};
