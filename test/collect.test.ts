@@ -4,7 +4,9 @@ import { gzipSync } from 'node:zlib';
 import { sql } from 'drizzle-orm';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
 import { openPostgres } from '../src/db/client.js';
+import { loggerOptions } from '../src/logger.js';
 import type { App } from '../src/app.js';
 import type { GenerateResponse } from '../src/modules/marktags/schemas.js';
 import { TRACKER_FILE } from '../src/modules/collect/tracker-asset.js';
@@ -308,6 +310,25 @@ describe('POST /v1/collect', () => {
     const response = await collect(`{"tagId":"${tag.tagId}","events":[{"type":"page_view","url":"https://x.test/\\ud800","properties":{"k":"\\udc00"}}]}`);
     expect(response.statusCode).toBe(202);
     expect((await stored(tag.tagId))[0]).toMatchObject({ url: 'https://x.test/\ufffd', properties: { k: '\ufffd' } });
+  });
+});
+
+describe('logs', () => {
+  it('never carry client addresses or the site’s cookies', async () => {
+    const lines: string[] = [];
+    const stream = new Writable({ write: (chunk: Buffer, _encoding, done) => done(void lines.push(chunk.toString())) });
+    const logged = await createTestApp({}, { logger: { ...loggerOptions('debug', false), stream } });
+    try {
+      const tag = await liveTag(logged.app);
+      const headers = { cookie: 'session=merchant-secret; mtag_vid=v-123', 'x-forwarded-for': '203.0.113.9', origin: `https://${tag.domain}` };
+      expect((await collect({ tagId: tag.tagId, events: [event()] }, headers, logged.app)).statusCode).toBe(202);
+      expect((await collect({ tagId: randomUUID(), events: [event()] }, headers, logged.app)).statusCode).toBe(404);
+      const text = lines.join('');
+      expect(text).toContain('/v1/collect');
+      for (const secret of ['merchant-secret', '203.0.113.9', '127.0.0.1', 'remoteAddress']) expect(text).not.toContain(secret);
+    } finally {
+      await logged.app.close();
+    }
   });
 });
 

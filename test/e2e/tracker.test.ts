@@ -7,7 +7,8 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GenerateResponse, TagDetails } from '../../src/modules/marktags/schemas.js';
 import { bearer, createTestApp, type TestContext } from '../helpers/app.js';
-import { queryRows } from '../helpers/database.js';
+import { withFault } from '../helpers/broken-database.js';
+import { queryRows, testDatabase } from '../helpers/database.js';
 import { createMerchant, createPartner } from '../helpers/factories.js';
 
 /**
@@ -169,6 +170,30 @@ describe.skipIf(!haveBrowser)('the tracker in Chromium', () => {
     // Stored once each.
     const [row] = await queryRows<{ count: number }>(ctx.database, sql`select count(*)::int as count from events where tag_id = ${tagId}`);
     expect(row?.count).toBe(6);
+  }, 60_000);
+
+  it('sends a batch answered 503 again, with the same event ids, until it is stored', async () => {
+    // A second collector on the same database whose first write fails.
+    const flakyPort = await freePort();
+    const flaky = await createTestApp(
+      { MARKTAG_PUBLIC_URL: `http://localhost:${flakyPort}` },
+      { database: withFault(await testDatabase(), { kind: 'transaction-fails', times: 1 }) },
+    );
+    await flaky.app.listen({ port: flakyPort, host: '127.0.0.1' });
+    try {
+      const { tagId } = await tagWithSnippet();
+      const snippet = (await flaky.app.inject({ method: 'GET', url: `/v1/partners/marktag/${tagId}`, headers: bearer(token) })).json<TagDetails>().snippet;
+      pages.set('/retry', `<!doctype html><title>Retry</title>${snippet}<h1>Retry</h1>`);
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(`http://${site}:${sitePort}/retry`);
+      const events = await eventsOf(tagId, 1, 15_000);
+      expect(events.map((e) => e.type)).toEqual(['page_view']);
+      expect(flaky.app.services.events.stats.failures).toBe(1);
+      await context.close();
+    } finally {
+      await flaky.app.close();
+    }
   }, 60_000);
 
   it('sends nothing without consent or with Global Privacy Control', async () => {

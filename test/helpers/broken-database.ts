@@ -12,8 +12,8 @@ export type Fault =
   | { kind: 'insert-throws'; table: Table }
   /** Writes to table are sent with a status the CHECK constraint refuses: a real database error. */
   | { kind: 'write-violates-check'; table: Table }
-  /** Every transaction fails as if the connection dropped; plain queries still work. */
-  | { kind: 'transaction-fails' };
+  /** Transactions fail as if the connection dropped (the first `times` of them, or all); plain queries still work. */
+  | { kind: 'transaction-fails'; times?: number };
 
 /** Wraps a builder so that one method's arguments (or call) can be intercepted. */
 function intercept<T extends object>(builder: T, method: string, replace: (original: AnyFunction, target: T) => AnyFunction): T {
@@ -32,13 +32,15 @@ function intercept<T extends object>(builder: T, method: string, replace: (origi
  * service exactly as a driver's would. Transactions hand out equally faulty transaction objects.
  */
 export function withFault(handle: DatabaseHandle, fault: Fault): DatabaseHandle {
+  let failuresLeft = fault.kind === 'transaction-fails' ? (fault.times ?? Infinity) : 0;
   const wrap = (db: Database): Database =>
     new Proxy(db, {
       get(target, property, receiver) {
         const value: unknown = Reflect.get(target, property, receiver);
         if (typeof value !== 'function') return value;
         const method = value as AnyFunction;
-        if (property === 'transaction' && fault.kind === 'transaction-fails') {
+        if (property === 'transaction' && failuresLeft > 0) {
+          failuresLeft--;
           return () => Promise.reject(Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' }));
         }
         if (property === 'transaction') {
