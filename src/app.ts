@@ -14,6 +14,9 @@ import { collectRoutes } from './modules/collect/routes.js';
 import { CollectService } from './modules/collect/service.js';
 import { TagCache } from './modules/collect/tag-cache.js';
 import { loadTracker, type TrackerAsset } from './modules/collect/tracker-asset.js';
+import { EventsRepository } from './modules/events/repository.js';
+import { eventRoutes } from './modules/events/routes.js';
+import { EventsService } from './modules/events/service.js';
 import { healthRoutes } from './modules/health/routes.js';
 import { IdempotencyRepository } from './modules/idempotency/repository.js';
 import { systemDnsResolver, type DnsResolver } from './modules/marktags/dns-resolver.js';
@@ -111,6 +114,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const writer = new BatchWriter(db, collectRepository, app.log, { ...DEFAULT_BATCH_OPTIONS, ...deps.batch });
   const collector = new CollectService(new TagCache(collectRepository), writer);
   const merchants = new MerchantsService(db, merchantsRepository, marktags);
+  const eventsService = new EventsService(new EventsRepository(db), merchantsRepository, marktagsRepository);
   const reverifier = new Reverifier(
     deps.database,
     marktagsRepository,
@@ -145,6 +149,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
         await partnerApi.register(partnerRoutes);
         await partnerApi.register(merchantRoutes, { merchants });
         await partnerApi.register(marktagRoutes, { marktags });
+        await partnerApi.register(eventRoutes, { events: eventsService });
       },
       { prefix: '/v1/partners' },
     );

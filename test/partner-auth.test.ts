@@ -46,6 +46,9 @@ const PARTNER_ROUTES = [
     payload: { tagId: randomUUID(), subdomain: 'shop.example.com' },
   },
   { method: 'GET' as const, url: `/v1/partners/marktag/${randomUUID()}`, route: '/v1/partners/marktag/{tagId}', code: 'UNAUTHORIZED' },
+  { method: 'GET' as const, url: '/v1/partners/events', route: '/v1/partners/events', code: 'AUTHENTICATION_ERROR' },
+  { method: 'GET' as const, url: `/v1/partners/events/summary?merchantId=${randomUUID()}`, route: '/v1/partners/events/summary', code: 'AUTHENTICATION_ERROR' },
+  { method: 'GET' as const, url: '/v1/partners/events/export', route: '/v1/partners/events/export', code: 'AUTHENTICATION_ERROR' },
 ];
 
 describe('Partners API authentication', () => {

@@ -29,6 +29,8 @@ export const openApiPlugin = fp<OpenApiOptions>(
           { name: 'Partner', description: 'Your partner account' },
           { name: 'Merchants', description: 'Create and manage merchant accounts under your partner account' },
           { name: 'MarkTags', description: 'Generate and verify tracking implementations for merchant domains' },
+          { name: 'Events', description: 'Query, summarise, export and stream the events your tags collect' },
+          { name: 'Collector', description: 'What the tracker on merchant pages calls' },
           { name: 'Admin', description: 'Operator API: onboard partners and manage their tokens' },
           { name: 'Service', description: 'Health and readiness probes' },
         ],

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { bigint, index, jsonb, numeric, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
 
 /**
@@ -32,8 +33,16 @@ export const events = pgTable(
   (table) => [
     // Replays store nothing twice: an event id is unique per tag.
     unique('events_tag_event_key').on(table.tagId, table.eventId),
+    // Each Events API filter walks one of these newest-first, stopping after a page: no query scans
+    // a merchant's history, a rare type included.
     index('events_merchant_time_idx').on(table.merchantId, table.timestamp.desc(), table.id.desc()),
+    index('events_merchant_type_time_idx').on(table.merchantId, table.type, table.timestamp.desc(), table.id.desc()),
     index('events_partner_time_idx').on(table.partnerId, table.timestamp.desc(), table.id.desc()),
+    index('events_tag_time_idx').on(table.tagId, table.timestamp.desc(), table.id.desc()),
+    index('events_visitor_time_idx').on(table.visitorId, table.timestamp.desc(), table.id.desc()),
+    index('events_session_time_idx')
+      .on(table.sessionId, table.timestamp.desc(), table.id.desc())
+      .where(sql`${table.sessionId} is not null`),
   ],
 );
 

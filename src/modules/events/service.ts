@@ -1,0 +1,155 @@
+import type { EventRow } from '../../db/schema/index.js';
+import { ApiError } from '../../errors.js';
+import type { MarktagsRepository } from '../marktags/repository.js';
+import type { MerchantsRepository } from '../merchants/repository.js';
+import { decodeCursor, encodeCursor, fingerprint } from './cursor.js';
+import type { EventFilters, EventsRepository } from './repository.js';
+import type { ApiEvent, EventPage, EventsQuery, ExportQuery, Summary, SummaryQuery } from './schemas.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const DEFAULT_RANGE_MS = 30 * DAY_MS;
+const MAX_BUCKETS = 5000;
+const EXPORT_CHUNK = 1000;
+
+export function toApiEvent(row: EventRow): ApiEvent {
+  return {
+    id: row.id.toString(),
+    eventId: row.eventId,
+    tagId: row.tagId,
+    merchantId: row.merchantId,
+    type: row.type,
+    timestamp: row.timestamp.toISOString(),
+    receivedAt: row.receivedAt.toISOString(),
+    url: row.url,
+    referrer: row.referrer,
+    title: row.title,
+    visitorId: row.visitorId,
+    sessionId: row.sessionId,
+    value: row.value === null ? null : Number(row.value),
+    currency: row.currency,
+    properties: row.properties,
+    device: { type: row.deviceType, browser: row.deviceBrowser, os: row.deviceOs },
+  };
+}
+
+/** An ISO 8601 date or date-time (already shape-checked by the schema); no zone means UTC. */
+function parseDate(field: string, value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const zoned = /T/.test(value) && !/(Z|[+-]\d{2}:?\d{2})$/.test(value) ? `${value}Z` : value;
+  const date = new Date(zoned);
+  if (Number.isNaN(date.getTime())) throw ApiError.validation(field, 'is not a valid date');
+  return date;
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+type FilterQuery = Pick<EventsQuery, 'merchantId' | 'tagId' | 'type' | 'from' | 'to' | 'visitorId' | 'sessionId'>;
+
+/** The Events API's rules: every read is confined to the partner; foreign merchants and tags are 404. */
+export class EventsService {
+  constructor(
+    private readonly events: EventsRepository,
+    private readonly merchants: MerchantsRepository,
+    private readonly tags: MarktagsRepository,
+  ) {}
+
+  async filters(partnerId: string, query: FilterQuery, defaults: { from?: Date } = {}): Promise<EventFilters> {
+    const from = parseDate('from', query.from) ?? defaults.from;
+    const to = parseDate('to', query.to);
+    if (from && to && from.getTime() > to.getTime()) throw ApiError.validation('from', 'must not be after to');
+    if (query.merchantId !== undefined && !(await this.merchants.find(partnerId, query.merchantId))) {
+      throw ApiError.notFound('MERCHANT_NOT_FOUND', "Merchant doesn't exist or doesn't belong to partner");
+    }
+    if (query.tagId !== undefined) {
+      const tag = await this.tags.find(partnerId, query.tagId);
+      if (!tag || (query.merchantId !== undefined && tag.merchantId !== query.merchantId)) {
+        throw ApiError.notFound('TAG_NOT_FOUND', query.merchantId !== undefined && tag ? "Tag doesn't belong to this merchant" : 'Tag not found');
+      }
+    }
+    const types = query.type === undefined ? undefined : [...new Set(query.type.split(','))];
+    return {
+      ...(query.merchantId !== undefined ? { merchantId: query.merchantId } : {}),
+      ...(query.tagId !== undefined ? { tagId: query.tagId } : {}),
+      ...(types ? { types } : {}),
+      ...(from ? { from } : {}),
+      ...(to ? { to } : {}),
+      ...(query.visitorId !== undefined ? { visitorId: query.visitorId } : {}),
+      ...(query.sessionId !== undefined ? { sessionId: query.sessionId } : {}),
+    };
+  }
+
+  private defaultFrom(): Date {
+    return new Date(Date.now() - DEFAULT_RANGE_MS);
+  }
+
+  async list(partnerId: string, query: EventsQuery): Promise<EventPage> {
+    const explicit = await this.filters(partnerId, query);
+    const print = fingerprint(partnerId, explicit);
+    const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor, print);
+    // Without a `from`, "30 days ago" is fixed at the first page and carried by the cursor: it must not move while paging.
+    const pinnedFrom = explicit.from === undefined ? (cursor?.pinnedFrom ?? this.defaultFrom()) : undefined;
+    const scoped = pinnedFrom ? { ...explicit, from: pinnedFrom } : explicit;
+    const rows = await this.events.page(partnerId, scoped, cursor?.position, query.limit + 1);
+    const hasMore = rows.length > query.limit;
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    return {
+      events: page.map(toApiEvent),
+      pagination: {
+        limit: query.limit,
+        hasMore,
+        nextCursor: hasMore && last ? encodeCursor({ micros: BigInt(last.micros), id: last.id }, print, pinnedFrom) : null,
+      },
+    };
+  }
+
+  async summary(partnerId: string, query: SummaryQuery): Promise<Summary> {
+    if (!isTimeZone(query.timezone)) throw ApiError.validation('timezone', 'must be an IANA time zone such as Europe/Paris');
+    const to = parseDate('to', query.to) ?? new Date();
+    const from = parseDate('from', query.from) ?? new Date(to.getTime() - DEFAULT_RANGE_MS);
+    const filters = await this.filters(partnerId, { merchantId: query.merchantId, tagId: query.tagId, from: from.toISOString(), to: to.toISOString() });
+    const buckets = (to.getTime() - from.getTime()) / (query.interval === 'hour' ? 3_600_000 : DAY_MS);
+    if (buckets > MAX_BUCKETS) throw ApiError.validation('interval', `would give over ${MAX_BUCKETS} buckets: shorten the range or use day`);
+    const result = await this.events.summary(partnerId, { ...filters, merchantId: query.merchantId, from, to }, query.interval, query.timezone);
+    return {
+      totals: {
+        events: result.totals.events,
+        visitors: result.totals.visitors,
+        sessions: result.totals.sessions,
+        pageViews: result.totals.page_views,
+        conversions: result.totals.conversions,
+        conversionValue: result.values.map(({ currency, value }) => ({ currency, value: Number(value) })),
+      },
+      byType: result.byType,
+      series: result.series.map((bucket) => ({
+        start: new Date(bucket.start).toISOString(),
+        events: bucket.events,
+        visitors: bucket.visitors,
+        conversions: bucket.conversions,
+      })),
+    };
+  }
+
+  /** The whole range, newest first, one chunk at a time: memory stays constant whatever the size. */
+  async *export(partnerId: string, filters: EventFilters): AsyncGenerator<EventRow[]> {
+    let after: { micros: bigint; id: bigint } | undefined;
+    for (;;) {
+      const rows = await this.events.page(partnerId, filters, after, EXPORT_CHUNK);
+      if (rows.length > 0) yield rows;
+      const last = rows.at(-1);
+      if (rows.length < EXPORT_CHUNK || !last) return;
+      after = { micros: BigInt(last.micros), id: last.id };
+    }
+  }
+
+  exportFilters(partnerId: string, query: ExportQuery): Promise<EventFilters> {
+    return this.filters(partnerId, query, { from: this.defaultFrom() });
+  }
+}
