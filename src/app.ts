@@ -14,7 +14,10 @@ import { collectRoutes } from './modules/collect/routes.js';
 import { CollectService } from './modules/collect/service.js';
 import { TagCache } from './modules/collect/tag-cache.js';
 import { loadTracker, type TrackerAsset } from './modules/collect/tracker-asset.js';
+import { InProcessEventBus, PostgresEventBus, type EventBus } from './modules/events/event-bus.js';
 import { EventsRepository } from './modules/events/repository.js';
+import { DEFAULT_SSE_OPTIONS, type SseOptions } from './modules/events/sse-stream.js';
+import { DEFAULT_HUB_OPTIONS, StreamHub, type StreamHubOptions } from './modules/events/stream-hub.js';
 import { eventRoutes } from './modules/events/routes.js';
 import { EventsService } from './modules/events/service.js';
 import { healthRoutes } from './modules/health/routes.js';
@@ -45,6 +48,10 @@ export interface AppDeps {
   tracker?: TrackerAsset;
   /** Group-commit tuning (benchmarks and tests). */
   batch?: Partial<BatchWriterOptions>;
+  /** "New events" notifications: LISTEN/NOTIFY on PostgreSQL, in-process on PGlite, when not given. */
+  bus?: EventBus;
+  /** Live-stream tuning (tests). */
+  stream?: Partial<StreamHubOptions & SseOptions>;
   /** Overrides the configured logger (tests pass false or a capturing stream). */
   logger?: FastifyServerOptions['logger'];
 }
@@ -56,6 +63,7 @@ export interface Services {
   marktags: MarktagsService;
   reverifier: Reverifier;
   events: BatchWriter;
+  streams: StreamHub;
 }
 
 declare module 'fastify' {
@@ -111,10 +119,17 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     publicUrl: config.publicUrl,
   });
   const collectRepository = new CollectRepository(db);
-  const writer = new BatchWriter(db, collectRepository, app.log, { ...DEFAULT_BATCH_OPTIONS, ...deps.batch });
+  const bus =
+    deps.bus ??
+    (deps.database.engine === 'postgres' ? new PostgresEventBus(deps.database.connectionString, app.log) : new InProcessEventBus());
+  const writer = new BatchWriter(db, collectRepository, app.log, bus, { ...DEFAULT_BATCH_OPTIONS, ...deps.batch });
   const collector = new CollectService(new TagCache(collectRepository), writer);
   const merchants = new MerchantsService(db, merchantsRepository, marktags);
-  const eventsService = new EventsService(new EventsRepository(db), merchantsRepository, marktagsRepository);
+  const eventsRepository = new EventsRepository(db);
+  const eventsService = new EventsService(eventsRepository, merchantsRepository, marktagsRepository);
+  const hub = new StreamHub(eventsRepository, bus, app.log, { ...DEFAULT_HUB_OPTIONS, ...deps.stream });
+  // Streams end with a final message before the server stops waiting for connections.
+  app.addHook('preClose', async () => hub.close('server shutting down'));
   const reverifier = new Reverifier(
     deps.database,
     marktagsRepository,
@@ -122,7 +137,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     { intervalMs: config.reverifyIntervalMs ?? 6 * 3_600_000, dnsTimeoutMs: config.dnsTimeoutMs },
     app.log,
   );
-  app.decorate('services', { marktags, reverifier, events: writer });
+  app.decorate('services', { marktags, reverifier, events: writer, streams: hub });
   app.addHook('onClose', async () => {
     await reverifier.stop();
     await writer.close();
@@ -149,7 +164,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
         await partnerApi.register(partnerRoutes);
         await partnerApi.register(merchantRoutes, { merchants });
         await partnerApi.register(marktagRoutes, { marktags });
-        await partnerApi.register(eventRoutes, { events: eventsService });
+        await partnerApi.register(eventRoutes, {
+          events: eventsService,
+          hub,
+          repository: eventsRepository,
+          sse: { ...DEFAULT_SSE_OPTIONS, ...deps.stream },
+        });
       },
       { prefix: '/v1/partners' },
     );

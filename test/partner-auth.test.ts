@@ -49,6 +49,7 @@ const PARTNER_ROUTES = [
   { method: 'GET' as const, url: '/v1/partners/events', route: '/v1/partners/events', code: 'AUTHENTICATION_ERROR' },
   { method: 'GET' as const, url: `/v1/partners/events/summary?merchantId=${randomUUID()}`, route: '/v1/partners/events/summary', code: 'AUTHENTICATION_ERROR' },
   { method: 'GET' as const, url: '/v1/partners/events/export', route: '/v1/partners/events/export', code: 'AUTHENTICATION_ERROR' },
+  { method: 'GET' as const, url: '/v1/partners/events/stream', route: '/v1/partners/events/stream', code: 'AUTHENTICATION_ERROR' },
 ];
 
 describe('Partners API authentication', () => {

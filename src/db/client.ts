@@ -26,7 +26,7 @@ interface HandleBase {
   close(): Promise<void>;
 }
 
-export type PostgresHandle = HandleBase & { engine: 'postgres'; pool: pg.Pool };
+export type PostgresHandle = HandleBase & { engine: 'postgres'; pool: pg.Pool; connectionString: string };
 export type PgliteHandle = HandleBase & { engine: 'pglite'; client: PGlite };
 export type DatabaseHandle = PostgresHandle | PgliteHandle;
 
@@ -71,6 +71,7 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Postgr
     db,
     engine: 'postgres',
     pool,
+    connectionString: url,
     ping: () => ping(db),
     async tryWithLock(key, work) {
       // The lock belongs to a connection: hold one for the whole run.

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../../db/client.js';
 import { ApiError } from '../../errors.js';
+import type { EventBus } from '../events/event-bus.js';
 import { eventKey, type CollectRepository, type EventRecord } from './repository.js';
 
 export interface WriteOutcome {
@@ -51,6 +52,7 @@ export class BatchWriter {
     private readonly db: Database,
     private readonly repository: CollectRepository,
     private readonly log: FastifyBaseLogger,
+    private readonly bus: EventBus,
     private readonly options: BatchWriterOptions = DEFAULT_BATCH_OPTIONS,
   ) {}
 
@@ -126,11 +128,14 @@ export class BatchWriter {
       (tagId) => waking.has(tagId) || now - (this.touched.get(tagId) ?? 0) >= this.options.touchIntervalMs,
     );
     try {
-      const inserted = await this.db.transaction(async (tx) => {
-        const keys = await this.repository.insertEvents(unique, tx);
+      const { inserted, maxId } = await this.db.transaction(async (tx) => {
+        await this.repository.lockEventIds(tx);
+        const written = await this.repository.insertEvents(unique, tx);
         await this.repository.touchTags(toTouch, tx);
-        return keys;
+        if (written.maxId > 0n) await this.bus.announce(tx, written.maxId);
+        return written;
       });
+      if (maxId > 0n) this.bus.committed(maxId);
       for (const tagId of toTouch) this.touched.set(tagId, now);
       this.stats.flushes++;
       this.stats.events += count;

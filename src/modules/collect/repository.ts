@@ -38,6 +38,9 @@ export interface EventRecord {
 
 const key = (tagId: string, eventId: string) => `${tagId}/${eventId}`;
 
+/** Arbitrary, fixed: the advisory lock that orders event inserts. */
+const EVENT_ID_LOCK = 7_305_826_413;
+
 /**
  * The collector's storage. It serves anonymous browsers, so it finds tags by id alone; what a
  * browser may write is decided by the tag's own state and domain, checked before anything is written.
@@ -68,7 +71,7 @@ export class CollectRepository {
    * 18 parameters whatever the size), replays skipped by the (tag, event) key. Returns the keys
    * actually inserted.
    */
-  async insertEvents(rows: EventRecord[], tx: Database = this.db): Promise<Set<string>> {
+  async insertEvents(rows: EventRecord[], tx: Database = this.db): Promise<{ inserted: Set<string>; maxId: bigint }> {
     const column = <T>(pick: (row: EventRecord) => T) => sql.param(rows.map(pick));
     const result: unknown = await tx.execute(sql`
       insert into events (event_id, tag_id, merchant_id, partner_id, type, timestamp, received_at, url, referrer, title,
@@ -83,9 +86,21 @@ export class CollectRepository {
         ${column((r) => r.deviceType)}::text[], ${column((r) => r.deviceBrowser)}::text[], ${column((r) => r.deviceOs)}::text[]
       )
       on conflict (tag_id, event_id) do nothing
-      returning tag_id, event_id`);
-    const inserted = (result as { rows: { tag_id: string; event_id: string }[] }).rows;
-    return new Set(inserted.map((row) => key(row.tag_id, row.event_id)));
+      returning id::text, tag_id, event_id`);
+    const inserted = (result as { rows: { id: string; tag_id: string; event_id: string }[] }).rows;
+    let maxId = 0n;
+    for (const row of inserted) if (BigInt(row.id) > maxId) maxId = BigInt(row.id);
+    return { inserted: new Set(inserted.map((row) => key(row.tag_id, row.event_id))), maxId };
+  }
+
+  /**
+   * Serialises event inserts across processes until commit, so ids become visible in id order:
+   * a reader that has seen id N will never later see a smaller one, and the live stream can
+   * follow "id > last seen" without missing anything. Group commit keeps the hold to one
+   * statement per batch.
+   */
+  async lockEventIds(tx: Database): Promise<void> {
+    await tx.execute(sql`select pg_advisory_xact_lock(${EVENT_ID_LOCK})`);
   }
 
   /** First events make a verified tag active; lastEventAt moves at most once a minute. */

@@ -4,11 +4,18 @@ import { Type } from 'typebox';
 import { errorResponses } from '../../schemas/common.js';
 import { partnerOf } from '../../plugins/partner-auth.js';
 import { CSV_HEADER, csvRow, ndjsonRow } from './export-format.js';
-import { EventPageSchema, EventsQuerySchema, ExportQuerySchema, SummaryQuerySchema, SummarySchema } from './schemas.js';
+import { ApiError } from '../../errors.js';
+import type { EventsRepository } from './repository.js';
+import { EventPageSchema, EventsQuerySchema, ExportQuerySchema, StreamQuerySchema, SummaryQuerySchema, SummarySchema } from './schemas.js';
+import { SseStream, type SseOptions } from './sse-stream.js';
+import type { StreamHub } from './stream-hub.js';
 import { toApiEvent, type EventsService } from './service.js';
 
 export interface EventRoutesOptions {
   events: EventsService;
+  hub: StreamHub;
+  repository: EventsRepository;
+  sse: SseOptions;
 }
 
 const tags = ['Events'];
@@ -21,7 +28,56 @@ const COMMON = {
   503: ['The database is unreachable; retry after Retry-After seconds', 'SERVICE_UNAVAILABLE'],
 } as const;
 
-export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (app, { events }) => {
+const LAST_EVENT_ID = /^\d{1,19}$/;
+
+export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (app, { events, hub, repository, sse }) => {
+  app.get(
+    '/events/stream',
+    {
+      config,
+      schema: {
+        tags,
+        security,
+        operationId: 'streamEvents',
+        summary: 'Live stream',
+        description:
+          'Server-Sent Events: each event as `id: <event id>`, `event: event`, `data: <event JSON>`; a `: heartbeat` comment every 15 seconds. Reconnect with the `Last-Event-ID` header (or `lastEventId`) to first receive every matching event after it from the database, then the live ones: nothing is missed or repeated across a disconnect. A consumer that falls too far behind is disconnected (reconnect to resume). At most 20 open streams per partner (429 beyond).',
+        querystring: StreamQuerySchema,
+        headers: Type.Object({
+          'last-event-id': Type.Optional(
+            Type.String({ pattern: '^\\d{1,19}$', 'x-error-message': 'must be an event id', description: 'Resume after this event id' }),
+          ),
+        }),
+        response: {
+          200: Type.String({ description: 'text/event-stream' }),
+          ...errorResponses({
+            400: ['Invalid parameters', 'VALIDATION_ERROR'],
+            ...COMMON,
+            429: ['Too many open streams for this partner', 'RATE_LIMITED'],
+          }),
+        },
+      },
+    },
+    async (request, reply) => {
+      const partnerId = partnerOf(request).id;
+      const filters = await events.filters(partnerId, { merchantId: request.query.merchantId, tagId: request.query.tagId, type: request.query.type });
+      const resumeFrom = request.headers['last-event-id'] ?? request.query.lastEventId;
+      if (!hub.canOpen(partnerId)) {
+        throw new ApiError(429, 'RATE_LIMITED', 'Too many open streams for this partner: close one first', undefined, { 'retry-after': '5' });
+      }
+      reply.hijack();
+      reply.raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        'x-request-id': request.id,
+      });
+      const stream = new SseStream(partnerId, filters, reply.raw, hub, repository, sse);
+      await stream.open(resumeFrom !== undefined && LAST_EVENT_ID.test(resumeFrom) ? BigInt(resumeFrom) : undefined);
+    },
+  );
+
   app.get(
     '/events',
     {

@@ -1,0 +1,124 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { EventRow } from '../../db/schema/index.js';
+import type { EventBus } from './event-bus.js';
+import type { EventFilters, EventsRepository } from './repository.js';
+
+/** A live stream as the hub sees it: whose it is, what it wants, where to hand events. */
+export interface StreamSubscriber {
+  partnerId: string;
+  filters: EventFilters;
+  deliver(event: EventRow): void;
+  close(reason: string): void;
+}
+
+export interface StreamHubOptions {
+  /** Open streams per partner in this process. */
+  maxStreamsPerPartner: number;
+  /** A read even without a notification, in case one was lost. */
+  pollIntervalMs: number;
+}
+
+export const DEFAULT_HUB_OPTIONS: StreamHubOptions = { maxStreamsPerPartner: 20, pollIntervalMs: 5000 };
+
+const READ_CHUNK = 1000;
+
+export function matches(filters: EventFilters, partnerId: string, subscriberPartner: string, event: EventRow): boolean {
+  return (
+    partnerId === subscriberPartner &&
+    (filters.merchantId === undefined || filters.merchantId === event.merchantId) &&
+    (filters.tagId === undefined || filters.tagId === event.tagId) &&
+    (filters.types === undefined || filters.types.includes(event.type))
+  );
+}
+
+/**
+ * One reader of new events per process, however many streams: woken by the event bus (and by a
+ * slow poll), it reads every event after the last one it read, in id order, and hands each to the
+ * streams of that event's partner whose filters match. Inserts are ordered by an advisory lock,
+ * so "after the last id read" never skips a row that commits late.
+ */
+export class StreamHub {
+  private readonly subscribers = new Set<StreamSubscriber>();
+  private lastId: bigint | undefined;
+  private reading: Promise<void> | undefined;
+  private again = false;
+  private unsubscribe: (() => void) | undefined;
+  private poll: NodeJS.Timeout | undefined;
+  private starting: Promise<void> | undefined;
+
+  constructor(
+    private readonly events: EventsRepository,
+    private readonly bus: EventBus,
+    private readonly log: FastifyBaseLogger,
+    private readonly options: StreamHubOptions = DEFAULT_HUB_OPTIONS,
+  ) {}
+
+  openStreams(partnerId: string): number {
+    let count = 0;
+    for (const subscriber of this.subscribers) if (subscriber.partnerId === partnerId) count++;
+    return count;
+  }
+
+  canOpen(partnerId: string): boolean {
+    return this.openStreams(partnerId) < this.options.maxStreamsPerPartner;
+  }
+
+  /** Adds a stream; live events after the returned id will reach it. */
+  async add(subscriber: StreamSubscriber): Promise<bigint> {
+    this.subscribers.add(subscriber);
+    this.starting ??= this.start();
+    await this.starting;
+    return this.lastId ?? 0n;
+  }
+
+  remove(subscriber: StreamSubscriber): void {
+    this.subscribers.delete(subscriber);
+  }
+
+  /** Ends every stream with a final message (shutdown), and stops listening. */
+  async close(reason: string): Promise<void> {
+    for (const subscriber of this.subscribers) subscriber.close(reason);
+    this.subscribers.clear();
+    clearInterval(this.poll);
+    this.unsubscribe?.();
+    await this.reading?.catch(() => undefined);
+    await this.bus.close();
+  }
+
+  private async start(): Promise<void> {
+    this.lastId = await this.events.maxId();
+    this.unsubscribe = this.bus.subscribe(() => this.wake());
+    this.poll = setInterval(() => this.wake(), this.options.pollIntervalMs);
+    this.poll.unref();
+  }
+
+  wake(): void {
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    this.reading = this.readNew()
+      .catch((error: unknown) => this.log.warn({ err: error }, 'stream hub read failed; will read again'))
+      .finally(() => {
+        this.reading = undefined;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
+  }
+
+  private async readNew(): Promise<void> {
+    if (this.subscribers.size === 0 || this.lastId === undefined) return;
+    for (;;) {
+      const rows = await this.events.newSince(this.lastId, READ_CHUNK);
+      for (const row of rows) {
+        for (const subscriber of this.subscribers) {
+          if (matches(subscriber.filters, row.partnerId, subscriber.partnerId, row)) subscriber.deliver(row);
+        }
+        this.lastId = row.id;
+      }
+      if (rows.length < READ_CHUNK) return;
+    }
+  }
+}
