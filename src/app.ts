@@ -118,11 +118,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     dnsTimeoutMs: config.dnsTimeoutMs,
     publicUrl: config.publicUrl,
   });
-  const collectRepository = new CollectRepository(db);
+  const collectRepository = new CollectRepository(db, deps.database.run);
   const bus =
     deps.bus ??
     (deps.database.engine === 'postgres' ? new PostgresEventBus(deps.database.connectionString, app.log) : new InProcessEventBus());
-  const writer = new BatchWriter(db, collectRepository, app.log, bus, { ...DEFAULT_BATCH_OPTIONS, ...deps.batch });
+  const writer = new BatchWriter(collectRepository, app.log, bus, { ...DEFAULT_BATCH_OPTIONS, ...deps.batch });
   const collector = new CollectService(new TagCache(collectRepository), writer);
   const merchants = new MerchantsService(db, merchantsRepository, marktags);
   const eventsRepository = new EventsRepository(db);

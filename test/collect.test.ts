@@ -317,14 +317,18 @@ describe('logs', () => {
   it('never carry client addresses or the site’s cookies', async () => {
     const lines: string[] = [];
     const stream = new Writable({ write: (chunk: Buffer, _encoding, done) => done(void lines.push(chunk.toString())) });
-    const logged = await createTestApp({}, { logger: { ...loggerOptions('debug', false), stream } });
+    // A failing write: the collector logs the most it ever does.
+    const logged = await createTestApp(
+      {},
+      { logger: { ...loggerOptions('debug', false), stream }, database: withFault(await testDatabase(), { kind: 'batch-write-fails' }) },
+    );
     try {
-      const tag = await liveTag(logged.app);
+      const tag = await liveTag();
       const headers = { cookie: 'session=merchant-secret; mtag_vid=v-123', 'x-forwarded-for': '203.0.113.9', origin: `https://${tag.domain}` };
-      expect((await collect({ tagId: tag.tagId, events: [event()] }, headers, logged.app)).statusCode).toBe(202);
+      expect((await collect({ tagId: tag.tagId, events: [event()] }, headers, logged.app)).statusCode).toBe(503);
       expect((await collect({ tagId: randomUUID(), events: [event()] }, headers, logged.app)).statusCode).toBe(404);
       const text = lines.join('');
-      expect(text).toContain('/v1/collect');
+      expect(text).toContain('event batch write failed');
       for (const secret of ['merchant-secret', '203.0.113.9', '127.0.0.1', 'remoteAddress']) expect(text).not.toContain(secret);
     } finally {
       await logged.app.close();
@@ -389,7 +393,7 @@ describe('durability', () => {
 
   it('answers 503 with Retry-After, and never 202, when the write fails', async () => {
     const tag = await liveTag();
-    const failing = await createTestApp({}, { database: withFault(await testDatabase(), { kind: 'transaction-fails' }) });
+    const failing = await createTestApp({}, { database: withFault(await testDatabase(), { kind: 'batch-write-fails' }) });
     try {
       const answers = await Promise.all(Array.from({ length: 5 }, () => collect({ tagId: tag.tagId, events: [event()] }, {}, failing.app)));
       for (const response of answers) {

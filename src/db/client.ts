@@ -14,8 +14,18 @@ export type Database = PgDatabase<PgQueryResultHKT, Schema>;
 
 export type LockAttempt<T> = { ran: true; value: T } | { ran: false };
 
+/** A statement run often enough to be worth preparing once per connection (PostgreSQL) by name. */
+export interface NamedStatement {
+  name: string;
+  text: string;
+}
+
+export type RunStatement = <Row>(statement: NamedStatement, params: unknown[]) => Promise<Row[]>;
+
 interface HandleBase {
   db: Database;
+  /** Hot paths: a fixed statement, planned once per connection, outside the query builder. */
+  run: RunStatement;
   /**
    * Runs `work` while holding a session-level advisory lock, or not at all when another session
    * (another process) holds it: one instance at a time for background jobs.
@@ -73,6 +83,8 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Postgr
     pool,
     connectionString: url,
     ping: () => ping(db),
+    run: async <Row>(statement: NamedStatement, params: unknown[]) =>
+      (await pool.query<Row & pg.QueryResultRow>({ name: statement.name, text: statement.text, values: params })).rows as Row[],
     async tryWithLock(key, work) {
       // The lock belongs to a connection: hold one for the whole run.
       const connection = await pool.connect();
@@ -100,6 +112,7 @@ export async function openPglite(dataDir: string | undefined): Promise<PgliteHan
     engine: 'pglite',
     client,
     ping: () => ping(db),
+    run: async <Row>(statement: NamedStatement, params: unknown[]) => (await client.query<Row>(statement.text, params)).rows,
     // One connection in one process: nothing else can hold the lock (a session may re-take its own).
     tryWithLock: (key, work) => tryWithLock(client, key, work),
     async close() {

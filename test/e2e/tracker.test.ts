@@ -177,7 +177,7 @@ describe.skipIf(!haveBrowser)('the tracker in Chromium', () => {
     const flakyPort = await freePort();
     const flaky = await createTestApp(
       { MARKTAG_PUBLIC_URL: `http://localhost:${flakyPort}` },
-      { database: withFault(await testDatabase(), { kind: 'transaction-fails', times: 1 }) },
+      { database: withFault(await testDatabase(), { kind: 'batch-write-fails', times: 1 }) },
     );
     await flaky.app.listen({ port: flakyPort, host: '127.0.0.1' });
     try {

@@ -12,8 +12,11 @@ export type Fault =
   | { kind: 'insert-throws'; table: Table }
   /** Writes to table are sent with a status the CHECK constraint refuses: a real database error. */
   | { kind: 'write-violates-check'; table: Table }
-  /** Transactions fail as if the connection dropped (the first `times` of them, or all); plain queries still work. */
-  | { kind: 'transaction-fails'; times?: number };
+  /**
+   * Prepared hot-path statements (the collector's batch insert) fail as if the connection
+   * dropped, the first `times` of them or all; every other query still works.
+   */
+  | { kind: 'batch-write-fails'; times?: number };
 
 /** Wraps a builder so that one method's arguments (or call) can be intercepted. */
 function intercept<T extends object>(builder: T, method: string, replace: (original: AnyFunction, target: T) => AnyFunction): T {
@@ -32,17 +35,13 @@ function intercept<T extends object>(builder: T, method: string, replace: (origi
  * service exactly as a driver's would. Transactions hand out equally faulty transaction objects.
  */
 export function withFault(handle: DatabaseHandle, fault: Fault): DatabaseHandle {
-  let failuresLeft = fault.kind === 'transaction-fails' ? (fault.times ?? Infinity) : 0;
+  let failuresLeft = fault.kind === 'batch-write-fails' ? (fault.times ?? Infinity) : 0;
   const wrap = (db: Database): Database =>
     new Proxy(db, {
       get(target, property, receiver) {
         const value: unknown = Reflect.get(target, property, receiver);
         if (typeof value !== 'function') return value;
         const method = value as AnyFunction;
-        if (property === 'transaction' && failuresLeft > 0) {
-          failuresLeft--;
-          return () => Promise.reject(Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' }));
-        }
         if (property === 'transaction') {
           return (run: (tx: Database) => unknown, config?: unknown) => method.call(target, (tx: Database) => run(wrap(tx)), config);
         }
@@ -68,5 +67,12 @@ export function withFault(handle: DatabaseHandle, fault: Fault): DatabaseHandle 
         return method.bind(target);
       },
     });
-  return { ...handle, db: wrap(handle.db) };
+  const run: DatabaseHandle['run'] = (statement, params) => {
+    if (failuresLeft > 0) {
+      failuresLeft--;
+      return Promise.reject(Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' }));
+    }
+    return handle.run(statement, params);
+  };
+  return { ...handle, db: wrap(handle.db), run };
 }

@@ -36,6 +36,6 @@ export async function seedEvents(database: DatabaseHandle, owner: Owner, specs: 
       partnerId: owner.partnerId,
     };
   });
-  await new CollectRepository(database.db).insertEvents(rows);
+  await new CollectRepository(database.db, database.run).insertEvents(rows);
   return rows;
 }

@@ -1,5 +1,4 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Database } from '../../db/client.js';
 import { ApiError } from '../../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import { eventKey, type CollectRepository, type EventRecord } from './repository.js';
@@ -18,9 +17,14 @@ export interface BatchWriterOptions {
   maxQueued: number;
   /** A tag's lastEventAt is written at most this often by this process. */
   touchIntervalMs: number;
+  /**
+   * Batches written at once. Two let the next batch be sent while the previous one commits (the
+   * database still applies them one after the other, in id order).
+   */
+  maxInFlight: number;
 }
 
-export const DEFAULT_BATCH_OPTIONS: BatchWriterOptions = { maxBatch: 1000, maxDelayMs: 4, maxQueued: 50_000, touchIntervalMs: 60_000 };
+export const DEFAULT_BATCH_OPTIONS: BatchWriterOptions = { maxBatch: 1000, maxDelayMs: 2, maxQueued: 50_000, touchIntervalMs: 60_000, maxInFlight: 2 };
 
 interface Pending {
   rows: EventRecord[];
@@ -33,23 +37,22 @@ interface Pending {
 export const RETRY_AFTER_WRITE_FAILURE_SECONDS = '2';
 
 /**
- * Group commit: events from concurrent requests go into one multi-row insert per flush, in one
- * transaction, and each request is answered only after the transaction holding its events has
- * committed. A failed flush fails every request in it (503): nothing is acknowledged unstored.
- * One flush runs at a time, so ids are assigned in commit order within a process.
+ * Group commit: events from concurrent requests go into one multi-row insert per flush, one
+ * statement and one commit, and each request is answered only after the statement holding its
+ * events has committed. A failed flush fails every request in it (503): nothing is acknowledged
+ * unstored.
  */
 export class BatchWriter {
   private queue: Pending[] = [];
   private queued = 0;
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
+  private readonly flushing = new Set<Promise<void>>();
   private readonly touched = new Map<string, number>();
   private closed = false;
   /** Flushes and events written since start: how well group commit groups. */
   readonly stats = { flushes: 0, events: 0, failures: 0 };
 
   constructor(
-    private readonly db: Database,
     private readonly repository: CollectRepository,
     private readonly log: FastifyBaseLogger,
     private readonly bus: EventBus,
@@ -78,22 +81,29 @@ export class BatchWriter {
   /** Writes everything queued, then refuses new writes. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.queue.length > 0 || this.flushing) {
+    while (this.queue.length > 0 || this.flushing.size > 0) {
       this.kick();
-      await this.flushing;
+      await Promise.race(this.flushing);
     }
   }
 
   private kick(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.flushing || this.queue.length === 0) return;
-    this.flushing = this.flush().finally(() => {
-      this.flushing = undefined;
-      if (this.queue.length === 0) return;
-      if (this.queued >= this.options.maxBatch || this.closed) this.kick();
-      else this.timer ??= setTimeout(() => this.kick(), this.options.maxDelayMs);
-    });
+    while (this.queue.length > 0 && this.flushing.size < this.options.maxInFlight) {
+      const flush: Promise<void> = this.flush().finally(() => {
+        this.flushing.delete(flush);
+        if (this.queue.length === 0) return;
+        if (this.waiting >= this.options.maxBatch || this.closed) this.kick();
+        else this.timer ??= setTimeout(() => this.kick(), this.options.maxDelayMs);
+      });
+      this.flushing.add(flush);
+    }
+  }
+
+  /** Events queued and not yet taken by a flush. */
+  private get waiting(): number {
+    return this.queue.reduce((sum, pending) => sum + pending.rows.length, 0);
   }
 
   private takeBatch(): Pending[] {
@@ -128,13 +138,7 @@ export class BatchWriter {
       (tagId) => waking.has(tagId) || now - (this.touched.get(tagId) ?? 0) >= this.options.touchIntervalMs,
     );
     try {
-      const { inserted, maxId } = await this.db.transaction(async (tx) => {
-        await this.repository.lockEventIds(tx);
-        const written = await this.repository.insertEvents(unique, tx);
-        await this.repository.touchTags(toTouch, tx);
-        if (written.maxId > 0n) await this.bus.announce(tx, written.maxId);
-        return written;
-      });
+      const { inserted, maxId } = await this.repository.writeBatch(unique, toTouch, this.bus.notifiesInDatabase);
       if (maxId > 0n) this.bus.committed(maxId);
       for (const tagId of toTouch) this.touched.set(tagId, now);
       this.stats.flushes++;

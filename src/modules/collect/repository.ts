@@ -1,6 +1,7 @@
-import { eq, inArray, sql } from 'drizzle-orm';
-import type { Database } from '../../db/client.js';
+import { eq } from 'drizzle-orm';
+import type { Database, NamedStatement, RunStatement } from '../../db/client.js';
 import { marktags, type TagStatus } from '../../db/schema/index.js';
+import { CHANNEL } from '../events/event-bus.js';
 
 /** What the collector needs to know about a tag. */
 export interface CollectionTag {
@@ -46,7 +47,10 @@ const EVENT_ID_LOCK = 7_305_826_413;
  * browser may write is decided by the tag's own state and domain, checked before anything is written.
  */
 export class CollectRepository {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly run: RunStatement,
+  ) {}
 
   async findTag(tagId: string, tx: Database = this.db): Promise<CollectionTag | undefined> {
     const [row] = await tx
@@ -67,56 +71,81 @@ export class CollectRepository {
   }
 
   /**
-   * One statement for the whole batch: column arrays through unnest (a constant statement text,
-   * 18 parameters whatever the size), replays skipped by the (tag, event) key. Returns the keys
-   * actually inserted.
+   * The whole batch in one prepared statement, so one round trip, one plan and one commit: the
+   * advisory lock that orders event ids, the insert (column arrays through unnest; replays skipped
+   * by the (tag, event) key), the touch of tags that need it, and, on PostgreSQL, the NOTIFY that
+   * every process's stream hub hears at commit.
+   *
+   * The lock is taken before any row is inserted (the insert reads the one-row lock CTE first) and
+   * held until commit: ids therefore become visible in id order across processes, and a reader
+   * that has seen id N never later sees a smaller one.
    */
-  async insertEvents(rows: EventRecord[], tx: Database = this.db): Promise<{ inserted: Set<string>; maxId: bigint }> {
-    const column = <T>(pick: (row: EventRecord) => T) => sql.param(rows.map(pick));
-    const result: unknown = await tx.execute(sql`
-      insert into events (event_id, tag_id, merchant_id, partner_id, type, timestamp, received_at, url, referrer, title,
-                          visitor_id, session_id, value, currency, properties, device_type, device_browser, device_os)
-      select * from unnest(
-        ${column((r) => r.eventId)}::uuid[], ${column((r) => r.tagId)}::uuid[], ${column((r) => r.merchantId)}::uuid[],
-        ${column((r) => r.partnerId)}::uuid[], ${column((r) => r.type)}::text[], ${column((r) => r.timestamp.toISOString())}::timestamptz[],
-        ${column((r) => r.receivedAt.toISOString())}::timestamptz[], ${column((r) => r.url)}::text[], ${column((r) => r.referrer)}::text[],
-        ${column((r) => r.title)}::text[], ${column((r) => r.visitorId)}::text[], ${column((r) => r.sessionId)}::text[],
-        ${column((r) => r.value)}::numeric[], ${column((r) => r.currency)}::text[],
-        ${column((r) => (r.properties === null ? null : JSON.stringify(r.properties)))}::jsonb[],
-        ${column((r) => r.deviceType)}::text[], ${column((r) => r.deviceBrowser)}::text[], ${column((r) => r.deviceOs)}::text[]
-      )
-      on conflict (tag_id, event_id) do nothing
-      returning id::text, tag_id, event_id`);
-    const inserted = (result as { rows: { id: string; tag_id: string; event_id: string }[] }).rows;
+  async writeBatch(rows: EventRecord[], touch: string[], notify: boolean): Promise<{ inserted: Set<string>; maxId: bigint }> {
+    const column = <T>(pick: (row: EventRecord) => T) => rows.map(pick);
+    const params: unknown[] = [
+      EVENT_ID_LOCK,
+      column((r) => r.eventId),
+      column((r) => r.tagId),
+      column((r) => r.merchantId),
+      column((r) => r.partnerId),
+      column((r) => r.type),
+      column((r) => r.timestamp.toISOString()),
+      column((r) => r.receivedAt.toISOString()),
+      column((r) => r.url),
+      column((r) => r.referrer),
+      column((r) => r.title),
+      column((r) => r.visitorId),
+      column((r) => r.sessionId),
+      column((r) => r.value),
+      column((r) => r.currency),
+      column((r) => (r.properties === null ? null : JSON.stringify(r.properties))),
+      column((r) => r.deviceType),
+      column((r) => r.deviceBrowser),
+      column((r) => r.deviceOs),
+      ...(touch.length > 0 ? [touch] : []),
+    ];
+    const inserted = await this.run<{ id: string; tag_id: string; event_id: string }>(writeStatement(touch.length > 0, notify), params);
     let maxId = 0n;
     for (const row of inserted) if (BigInt(row.id) > maxId) maxId = BigInt(row.id);
     return { inserted: new Set(inserted.map((row) => key(row.tag_id, row.event_id))), maxId };
   }
 
-  /**
-   * Serialises event inserts across processes until commit, so ids become visible in id order:
-   * a reader that has seen id N will never later see a smaller one, and the live stream can
-   * follow "id > last seen" without missing anything. Group commit keeps the hold to one
-   * statement per batch.
-   */
-  async lockEventIds(tx: Database): Promise<void> {
-    await tx.execute(sql`select pg_advisory_xact_lock(${EVENT_ID_LOCK})`);
+  /** Events as the collector writes them, for tests and tools that load data directly. */
+  async insertEvents(rows: EventRecord[]): Promise<{ inserted: Set<string>; maxId: bigint }> {
+    return this.writeBatch(rows, [], false);
   }
 
-  /** First events make a verified tag active; lastEventAt moves at most once a minute. */
-  async touchTags(tagIds: string[], tx: Database = this.db): Promise<void> {
-    if (tagIds.length === 0) return;
-    await tx
-      .update(marktags)
-      .set({
-        lastEventAt: sql`now()`,
-        status: sql`case when ${marktags.status} = 'waiting_for_events' then 'active' else ${marktags.status} end`,
-      })
-      .where(
-        sql`${inArray(marktags.id, tagIds)} and (${marktags.lastEventAt} is null
-          or ${marktags.lastEventAt} < now() - interval '1 minute' or ${marktags.status} = 'waiting_for_events')`,
-      );
-  }
+}
+
+/** The four shapes of the batch statement (with or without a tag touch, with or without NOTIFY), each prepared once. */
+function writeStatement(touch: boolean, notify: boolean): NamedStatement {
+  const name = `marktag_write_events_${touch ? 't' : ''}${notify ? 'n' : ''}`;
+  const touchTags = touch
+    ? `, touched as (
+        update marktags set last_event_at = now(),
+          status = case when status = 'waiting_for_events' then 'active' else status end
+        where id = any($20::uuid[])
+          and (last_event_at is null or last_event_at < now() - interval '1 minute' or status = 'waiting_for_events')
+        returning 1)`
+    : '';
+  const notification = notify
+    ? `, (select count(*) from (select pg_notify('${CHANNEL}', max(id)::text) from ins having count(*) > 0) n) as notified`
+    : '';
+  return {
+    name,
+    text: `
+      with lock as (select pg_advisory_xact_lock($1::bigint)),
+      ins as (
+        insert into events (event_id, tag_id, merchant_id, partner_id, type, timestamp, received_at, url, referrer, title,
+                            visitor_id, session_id, value, currency, properties, device_type, device_browser, device_os)
+        select u.* from lock, unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::timestamptz[], $8::timestamptz[],
+          $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::numeric[], $15::text[], $16::jsonb[],
+          $17::text[], $18::text[], $19::text[]) as u
+        on conflict (tag_id, event_id) do nothing
+        returning id, tag_id, event_id
+      )${touchTags}
+      select id::text, tag_id, event_id${notification} from ins`,
+  };
 }
 
 export { key as eventKey };

@@ -96,6 +96,8 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
     '/v1/collect',
     {
       bodyLimit: LIMITS.bodyBytes,
+      // The busiest route: no access line per request (faults are still logged).
+      logLevel: 'warn',
       config: { internalErrorCode: 'SERVICE_UNAVAILABLE' },
       schema: {
         tags,

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { isbot } from 'isbot';
 import { ApiError, type ErrorDetail } from '../../errors.js';
 import { isWithin } from '../marktags/domains.js';
 import type { BatchWriter, WriteOutcome } from './batch-writer.js';
 import type { CollectionTag, EventRecord } from './repository.js';
 import { LIMITS, type CollectBody, type CollectEvent } from './schemas.js';
 import type { TagCache } from './tag-cache.js';
-import { parseDevice } from './user-agent.js';
+import { inspectAgent } from './user-agent.js';
 
 export interface CollectRequest {
   body: CollectBody;
@@ -103,12 +102,13 @@ export class CollectService {
         throw new ApiError(403, 'ORIGIN_NOT_ALLOWED', `Events for this tag are accepted from ${tag.domain} and its subdomains only`);
       }
     }
-    if (!request.userAgent || isbot(request.userAgent)) return { stored: false, reason: 'bot' };
+    const agent = inspectAgent(request.userAgent);
+    if (agent.bot) return { stored: false, reason: 'bot' };
 
     const known = body.visitorId ?? request.cookieVisitor;
     const visitorId = known ?? randomUUID();
     const issuedVisitor = known === undefined ? visitorId : undefined;
-    const device = parseDevice(request.userAgent);
+    const { device } = agent;
     const received = request.receivedAt;
     const latest = received.getTime() + LIMITS.futureSkewMs;
     const rows: EventRecord[] = body.events.map((event) => {

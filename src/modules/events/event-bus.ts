@@ -1,18 +1,16 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
-import { sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Database } from '../../db/client.js';
 
 /**
  * "New events up to id N": all a stream needs to hear; each process then reads the rows itself.
- * The collector announces inside the inserting transaction and again once it has committed; an
- * implementation acts on whichever moment suits it.
+ * On PostgreSQL the collector's insert statement itself NOTIFYs (delivered to every process at
+ * commit); otherwise the collector tells the bus once the insert has committed.
  */
 export interface EventBus {
-  /** Inside the inserting transaction: PostgreSQL's NOTIFY is delivered at commit, to every process. */
-  announce(tx: Database, maxId: bigint): Promise<void>;
-  /** After the commit: an in-process bus wakes its listeners now. */
+  /** True when the insert statement must NOTIFY the database channel. */
+  readonly notifiesInDatabase: boolean;
+  /** After the commit of events up to `maxId`. */
   committed(maxId: bigint): void;
   /** `maxId` is -1 when the bus cannot tell (after a reconnect): listeners should look anyway. */
   subscribe(listener: (maxId: bigint) => void): () => void;
@@ -21,11 +19,8 @@ export interface EventBus {
 
 /** Embedded mode: one process, so an EventEmitter does the job. */
 export class InProcessEventBus implements EventBus {
+  readonly notifiesInDatabase = false;
   private readonly emitter = new EventEmitter().setMaxListeners(0);
-
-  announce(): Promise<void> {
-    return Promise.resolve();
-  }
 
   committed(maxId: bigint): void {
     this.emitter.emit('events', maxId);
@@ -61,9 +56,7 @@ export class PostgresEventBus implements EventBus {
     private readonly log: FastifyBaseLogger,
   ) {}
 
-  async announce(tx: Database, maxId: bigint): Promise<void> {
-    await tx.execute(sql`select pg_notify(${CHANNEL}, ${maxId.toString()})`);
-  }
+  readonly notifiesInDatabase = true;
 
   committed(): void {
     // NOTIFY reaches this process's own listener too.

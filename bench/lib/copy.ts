@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+
+export interface Owner {
+  partnerId: string;
+  merchantId: string;
+  tagId: string;
+}
+
+/** A realistic mix: mostly page views, a few conversions, and one type that almost never occurs. */
+const MIX: [string, number][] = [
+  ['page_view', 0.7],
+  ['scroll', 0.089],
+  ['add_to_cart', 0.1],
+  ['begin_checkout', 0.05],
+  ['purchase', 0.03],
+  ['lead', 0.02],
+  ['sign_up', 0.01],
+  ['rare_type', 0.001],
+];
+
+function pickType(): string {
+  let roll = Math.random();
+  for (const [type, share] of MIX) {
+    roll -= share;
+    if (roll <= 0) return type;
+  }
+  return 'page_view';
+}
+
+const COLUMNS = 'event_id, tag_id, merchant_id, partner_id, type, timestamp, received_at, url, visitor_id, session_id, value, currency, device_type, device_browser, device_os';
+
+/** `count` events spread over `owners` and the last `days` days, as COPY text rows. */
+function* rows(owners: Owner[], count: number, days: number): Generator<string> {
+  const now = Date.now();
+  const span = days * 24 * 3600 * 1000;
+  let chunk = '';
+  for (let i = 0; i < count; i++) {
+    const owner = owners[i % owners.length] as Owner;
+    const type = pickType();
+    const time = new Date(now - Math.random() * span).toISOString();
+    const visitor = `v${Math.floor(Math.random() * 50_000)}`;
+    const conversion = type === 'purchase' ? `${(Math.random() * 200).toFixed(2)}\tEUR` : '\\N\t\\N';
+    chunk += `${randomUUID()}\t${owner.tagId}\t${owner.merchantId}\t${owner.partnerId}\t${type}\t${time}\t${time}\thttps://shop.bench.test/p/${i % 500}\t${visitor}\t${visitor}-s${i % 7}\t${conversion}\tdesktop\tChrome\tWindows\n`;
+    if (chunk.length > 256 * 1024) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
+}
+
+/** COPY `count` rows into events; returns rows per second. */
+export async function copyEvents(databaseUrl: string, owners: Owner[], count: number, days = 30): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const started = performance.now();
+    await pipeline(Readable.from(rows(owners, count, days)), client.query(copyFrom(`copy events (${COLUMNS}) from stdin`)));
+    const seconds = (performance.now() - started) / 1000;
+    await client.query('analyze events');
+    return count / seconds;
+  } finally {
+    await client.end();
+  }
+}
