@@ -349,7 +349,7 @@ describe('indexes', () => {
       `merchant_id = '${w.merchantId}'`,
       `merchant_id = '${w.merchantId}' and type = 'rare_type'`,
       `merchant_id = '${w.merchantId}' and type in ('rare_type', 'purchase')`,
-      `tag_id = '${w.tagId}'`,
+      `merchant_id = '${w.merchantId}' and tag_id = '${w.tagId}'`,
       `visitor_id = 'v42'`,
       `session_id = 's42'`,
       `merchant_id = '${w.merchantId}' and (timestamp, id) < (now() - interval '10 days', 1)`,

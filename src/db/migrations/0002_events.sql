@@ -24,6 +24,5 @@ CREATE TABLE "events" (
 CREATE INDEX "events_merchant_time_idx" ON "events" USING btree ("merchant_id","timestamp" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "events_merchant_type_time_idx" ON "events" USING btree ("merchant_id","type","timestamp" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "events_partner_time_idx" ON "events" USING btree ("partner_id","timestamp" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
-CREATE INDEX "events_tag_time_idx" ON "events" USING btree ("tag_id","timestamp" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "events_visitor_time_idx" ON "events" USING btree ("visitor_id","timestamp" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "events_session_time_idx" ON "events" USING btree ("session_id","timestamp" DESC NULLS LAST,"id" DESC NULLS LAST) WHERE "events"."session_id" is not null;

@@ -18,13 +18,13 @@ export interface BatchWriterOptions {
   /** A tag's lastEventAt is written at most this often by this process. */
   touchIntervalMs: number;
   /**
-   * Batches written at once. Two let the next batch be sent while the previous one commits (the
-   * database still applies them one after the other, in id order).
+   * Batches written at once: the next ones are sent while the previous one commits, so the
+   * database never waits on this process (it still applies them one after the other, in id order).
    */
   maxInFlight: number;
 }
 
-export const DEFAULT_BATCH_OPTIONS: BatchWriterOptions = { maxBatch: 1000, maxDelayMs: 2, maxQueued: 50_000, touchIntervalMs: 60_000, maxInFlight: 2 };
+export const DEFAULT_BATCH_OPTIONS: BatchWriterOptions = { maxBatch: 1000, maxDelayMs: 1, maxQueued: 50_000, touchIntervalMs: 60_000, maxInFlight: 4 };
 
 interface Pending {
   rows: EventRecord[];

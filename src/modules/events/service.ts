@@ -67,15 +67,18 @@ export class EventsService {
     if (query.merchantId !== undefined && !(await this.merchants.find(partnerId, query.merchantId))) {
       throw ApiError.notFound('MERCHANT_NOT_FOUND', "Merchant doesn't exist or doesn't belong to partner");
     }
+    let merchantId = query.merchantId;
     if (query.tagId !== undefined) {
       const tag = await this.tags.find(partnerId, query.tagId);
       if (!tag || (query.merchantId !== undefined && tag.merchantId !== query.merchantId)) {
         throw ApiError.notFound('TAG_NOT_FOUND', query.merchantId !== undefined && tag ? "Tag doesn't belong to this merchant" : 'Tag not found');
       }
+      // The tag's merchant narrows the query to that merchant's index.
+      merchantId = tag.merchantId;
     }
     const types = query.type === undefined ? undefined : [...new Set(query.type.split(','))];
     return {
-      ...(query.merchantId !== undefined ? { merchantId: query.merchantId } : {}),
+      ...(merchantId !== undefined ? { merchantId } : {}),
       ...(query.tagId !== undefined ? { tagId: query.tagId } : {}),
       ...(types ? { types } : {}),
       ...(from ? { from } : {}),
