@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'src/db/migrations/', 'tracker/dist/', 'bench/results/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'src/db/migrations/', 'tracker/dist/', 'bench/results/', 'bench/tmp/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { events, type EventRow } from '../../db/schema/index.js';
 import { CONVERSION_TYPES } from './schemas.js';
@@ -29,7 +29,6 @@ export interface SummaryRows {
 }
 
 const MICROS = sql<string>`(extract(epoch from ${events.timestamp}) * 1000000)::bigint::text`;
-const conversion = inArray(events.type, [...CONVERSION_TYPES]);
 
 function rows<T>(result: unknown): T[] {
   return (result as { rows: T[] }).rows;
@@ -87,8 +86,9 @@ export class EventsRepository {
   }
 
   /**
-   * Totals, counts by type and the bucketed series, in one read-only snapshot whose session time
-   * zone is the requested one, so day buckets follow that zone's midnights (and its DST changes).
+   * Totals, counts by type and the bucketed series from one read of the range (materialised once,
+   * aggregated four ways), in a read-only snapshot whose session time zone is the requested one,
+   * so day buckets follow that zone's midnights and its DST changes.
    */
   async summary(
     partnerId: string,
@@ -99,49 +99,49 @@ export class EventsRepository {
     return this.db.transaction(
       async (tx) => {
         await tx.execute(sql`select set_config('TimeZone', ${timeZone}, true)`);
-        const where = this.where(partnerId, filters);
-        const [totals] = await tx
-          .select({
-            events: sql<number>`count(*)::int`,
-            visitors: sql<number>`count(distinct ${events.visitorId})::int`,
-            sessions: sql<number>`count(distinct ${events.sessionId})::int`,
-            page_views: sql<number>`(count(*) filter (where ${events.type} = 'page_view'))::int`,
-            conversions: sql<number>`(count(*) filter (where ${conversion}))::int`,
-          })
-          .from(events)
-          .where(where);
-        const values = await tx
-          .select({ currency: sql<string>`${events.currency}`, value: sql<string>`sum(${events.value})::text` })
-          .from(events)
-          .where(and(where, conversion, sql`${events.currency} is not null`, sql`${events.value} is not null`))
-          .groupBy(events.currency)
-          .orderBy(asc(events.currency));
-        const byType = await tx
-          .select({ type: events.type, count: sql<number>`count(*)::int` })
-          .from(events)
-          .where(where)
-          .groupBy(events.type)
-          .orderBy(desc(sql`count(*)`), asc(events.type));
-        const step = interval === 'hour' ? sql`interval '1 hour'` : sql`interval '1 day'`;
-        const unit = interval === 'hour' ? sql.raw(`'hour'`) : sql.raw(`'day'`);
-        const series = rows<SummaryRows['series'][number]>(
+        const unit = sql.raw(interval === 'hour' ? `'hour'` : `'day'`);
+        const step = sql.raw(interval === 'hour' ? `interval '1 hour'` : `interval '1 day'`);
+        const isConversion = sql.raw(`type in (${CONVERSION_TYPES.map((type) => `'${type}'`).join(', ')})`);
+        const [row] = rows<{ totals: SummaryRows['totals']; values: SummaryRows['values'] | null; by_type: SummaryRows['byType'] | null; series: SummaryRows['series'] | null }>(
           await tx.execute(sql`
-            with buckets as (
-              select generate_series(date_trunc(${unit}, ${filters.from}::timestamptz),
-                                     ${filters.to}::timestamptz - interval '1 microsecond', ${step}) as start
+            with f as materialized (
+              select ${events.type} as type, ${events.visitorId} as visitor_id, ${events.sessionId} as session_id,
+                     ${events.value} as value, ${events.currency} as currency, date_trunc(${unit}, ${events.timestamp}) as bucket
+              from ${events} where ${this.where(partnerId, filters)}
+            ),
+            buckets as (
+              select generate_series(date_trunc(${unit}, ${filters.from}::timestamptz), ${filters.to}::timestamptz - interval '1 microsecond', ${step}) as start
+            ),
+            -- Distinct counts by hashing (select distinct) rather than count(distinct), which sorts.
+            bucket_visitors as (
+              select bucket, count(*)::int as visitors from (select distinct bucket, visitor_id from f) d group by bucket
             ),
             counted as (
-              select date_trunc(${unit}, ${events.timestamp}) as start, count(*)::int as events,
-                     count(distinct ${events.visitorId})::int as visitors,
-                     (count(*) filter (where ${conversion}))::int as conversions
-              from ${events} where ${where} group by 1
+              select f.bucket, count(*)::int as events, min(v.visitors) as visitors,
+                     (count(*) filter (where ${isConversion}))::int as conversions
+              from f join bucket_visitors v on v.bucket = f.bucket group by f.bucket
             )
-            select b.start, coalesce(c.events, 0) as events, coalesce(c.visitors, 0) as visitors,
-                   coalesce(c.conversions, 0) as conversions
-            from buckets b left join counted c on c.start = b.start
-            order by b.start`),
+            select
+              (select json_build_object('events', count(*)::int,
+                 'visitors', (select count(*)::int from (select distinct visitor_id from f) d),
+                 'sessions', (select count(*)::int from (select distinct session_id from f where session_id is not null) d),
+                 'page_views', (count(*) filter (where type = 'page_view'))::int,
+                 'conversions', (count(*) filter (where ${isConversion}))::int) from f) as totals,
+              (select json_agg(json_build_object('currency', currency, 'value', total) order by currency)
+                 from (select currency, sum(value)::text as total from f
+                       where ${isConversion} and currency is not null and value is not null group by currency) v) as values,
+              (select json_agg(json_build_object('type', type, 'count', n) order by n desc, type)
+                 from (select type, count(*)::int as n from f group by type) t) as by_type,
+              (select json_agg(json_build_object('start', b.start, 'events', coalesce(c.events, 0),
+                 'visitors', coalesce(c.visitors, 0), 'conversions', coalesce(c.conversions, 0)) order by b.start)
+                 from buckets b left join counted c on c.bucket = b.start) as series`),
         );
-        return { totals: totals ?? { events: 0, visitors: 0, sessions: 0, page_views: 0, conversions: 0 }, values, byType, series };
+        return {
+          totals: row?.totals ?? { events: 0, visitors: 0, sessions: 0, page_views: 0, conversions: 0 },
+          values: row?.values ?? [],
+          byType: row?.by_type ?? [],
+          series: row?.series ?? [],
+        };
       },
       { isolationLevel: 'repeatable read', accessMode: 'read only' },
     );
