@@ -20,15 +20,31 @@ export async function startServer(config: Config, options: { pretty?: boolean } 
     adminToken: admin.token,
     logger: loggerOptions(config.logLevel, options.pretty ?? false),
   });
-  app.addHook('onClose', async () => database.close());
 
-  const url = await app.listen({ port: config.port, host: config.host });
+  let url: string;
+  try {
+    url = await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    // Port taken or not permitted: release the database so the process can exit at once.
+    await app.close();
+    await database.close();
+    throw error;
+  }
   if (config.reverifyIntervalMs !== null && config.role !== 'collector') app.services.reverifier.start();
   app.log.info({ database: describeDatabase(config), role: config.role }, `MarkTag listening on ${url}`);
   if (admin.created) app.log.info({ file: admin.file }, 'generated an admin token; it is in this file (mode 0600)');
   else if (admin.file) app.log.info({ file: admin.file }, 'admin token read from this file');
 
-  return { app, url, close: () => app.close() };
+  return {
+    app,
+    url,
+    // The database closes last: app.close() first lets in-flight requests finish and the collector
+    // commit what it holds (onClose hooks run newest first, so a hook here would run too early).
+    close: async () => {
+      await app.close();
+      await database.close();
+    },
+  };
 }
 
 const SHUTDOWN_GRACE_MS = 10_000;
