@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Redis } from 'ioredis';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/client.js';
@@ -35,6 +36,8 @@ import { TokensRepository } from './modules/tokens/repository.js';
 import { TokensService } from './modules/tokens/service.js';
 import { idempotencyPlugin } from './plugins/idempotency.js';
 import { openApiPlugin } from './plugins/openapi.js';
+import { limitPerTag, limitPerToken } from './plugins/rate-limit.js';
+import { apiSecurityHeaders } from './plugins/security-headers.js';
 import { validatorCompiler } from './plugins/validation.js';
 import { authenticatePartner } from './plugins/partner-auth.js';
 import { VERSION } from './version.js';
@@ -144,18 +147,43 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   });
   const idempotency = new IdempotencyRepository(db);
 
-  await app.register(healthRoutes, { ping: () => deps.database.ping() });
+  // Rate-limit counters: shared through Redis when configured, else per process.
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, { connectTimeout: 500, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true })
+    : undefined;
+  redis?.on('error', (error: unknown) => app.log.warn({ err: error }, 'redis unavailable: rate limits fail open'));
+  // Connected before the first request, so limits hold from the start; if Redis is down, they fail open.
+  await redis?.connect().catch((error: unknown) => app.log.warn({ err: error }, 'redis unavailable at start-up'));
+  app.addHook('onClose', async () => {
+    await redis?.quit().catch(() => undefined);
+  });
+
+  await app.register(async (service) => {
+    service.addHook('onRequest', apiSecurityHeaders);
+    await service.register(healthRoutes, { ping: () => deps.database.ping() });
+  });
 
   if (config.role !== 'api') {
-    await app.register(collectRoutes, { collector, tracker: deps.tracker ?? loadTracker() });
+    await app.register(async (collectorScope) => {
+      await limitPerTag(collectorScope, { perMinute: config.collectRateLimit, redis });
+      await collectorScope.register(collectRoutes, { collector, tracker: deps.tracker ?? loadTracker() });
+    });
   }
 
   if (config.role !== 'collector') {
-    await app.register(adminRoutes, { prefix: '/v1/admin', admin, adminToken: deps.adminToken });
+    await app.register(
+      async (adminScope) => {
+        adminScope.addHook('onRequest', apiSecurityHeaders);
+        await adminScope.register(adminRoutes, { admin, adminToken: deps.adminToken });
+      },
+      { prefix: '/v1/admin' },
+    );
 
     app.decorateRequest('partner', null);
     await app.register(
       async (partnerApi) => {
+        partnerApi.addHook('onRequest', apiSecurityHeaders);
+        await limitPerToken(partnerApi, { perMinute: config.apiRateLimit, redis });
         partnerApi.addHook('onRequest', authenticatePartner(tokens));
         await partnerApi.register(idempotencyPlugin, {
           repository: idempotency,

@@ -32,6 +32,12 @@ export interface Config {
   reverifyIntervalMs: number | null;
   /** Behind a reverse proxy: trust X-Forwarded-* (client protocol, for Secure cookies). */
   trustProxy: boolean;
+  /** Shared rate-limit counters across processes; in memory when unset. */
+  redisUrl: string | undefined;
+  /** Partners API requests a minute per token (0: no limit). */
+  apiRateLimit: number;
+  /** Collector requests a minute per tag (0: no limit). */
+  collectRateLimit: number;
 }
 
 export class ConfigError extends Error {
@@ -152,6 +158,13 @@ function duration(env: Env, name: string, fallbackMs: number, minMs: number): nu
   return Math.round(value);
 }
 
+function redisUrl(env: Env): string | undefined {
+  const raw = read(env, 'REDIS_URL');
+  if (raw === undefined) return undefined;
+  if (!/^rediss?:\/\//.test(raw)) throw new ConfigError('REDIS_URL', 'must be a URL such as redis://127.0.0.1:6379');
+  return raw;
+}
+
 function adminToken(env: Env): string | undefined {
   const value = read(env, 'MARKTAG_ADMIN_TOKEN');
   if (value !== undefined && value.length < 24) {
@@ -182,6 +195,9 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: integer(env, 'MARKTAG_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     reverifyIntervalMs: duration(env, 'MARKTAG_REVERIFY_INTERVAL', 6 * 3_600_000, 1000),
     trustProxy: oneOf(env, 'MARKTAG_TRUST_PROXY', ['true', 'false'] as const, 'false') === 'true',
+    redisUrl: redisUrl(env),
+    apiRateLimit: integer(env, 'MARKTAG_API_RATE_LIMIT', 6000, 0, 10_000_000),
+    collectRateLimit: integer(env, 'MARKTAG_COLLECT_RATE_LIMIT', 120_000, 0, 100_000_000),
   };
 }
 

@@ -67,7 +67,7 @@ describe('/openapi.json', () => {
     const limit = list?.parameters?.find((p) => p.name === 'limit');
     expect(page).toMatchObject({ in: 'query', schema: { type: 'integer', minimum: 1, default: 1 } });
     expect(limit).toMatchObject({ in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 10 } });
-    expect(Object.keys(list?.responses ?? {}).sort()).toEqual(['200', '400', '401', '500', '503']);
+    expect(Object.keys(list?.responses ?? {}).sort()).toEqual(['200', '400', '401', '429', '500', '503']);
     expect(errorCodes(list, '400')).toEqual(['VALIDATION_ERROR']);
     expect(errorCodes(list, '401')).toEqual(['AUTHENTICATION_ERROR']);
     expect(errorCodes(list, '500')).toEqual(['SERVICE_ERROR']);
@@ -87,7 +87,7 @@ describe('/openapi.json', () => {
     ]);
 
     const create = document.paths['/v1/partners/merchant']?.post;
-    expect(Object.keys(create?.responses ?? {}).sort()).toEqual(['201', '400', '401', '409', '500', '503']);
+    expect(Object.keys(create?.responses ?? {}).sort()).toEqual(['201', '400', '401', '409', '429', '500', '503']);
     expect(create?.responses['400']?.description).toBe('Missing or invalid merchant name');
     const body = create?.requestBody?.content['application/json']?.schema as { required: string[]; properties: { name: object } };
     expect(body.required).toEqual(['name']);
@@ -98,7 +98,7 @@ describe('/openapi.json', () => {
   it('matches marktag-api.txt: status codes and error codes of generate and verify', async () => {
     const document = await spec();
     const generate = document.paths['/v1/partners/marktag/generate']?.post;
-    expect(Object.keys(generate?.responses ?? {}).sort()).toEqual(['200', '400', '401', '404', '409', '500', '503']);
+    expect(Object.keys(generate?.responses ?? {}).sort()).toEqual(['200', '400', '401', '404', '409', '429', '500', '503']);
     expect(errorCodes(generate, '401')).toEqual(['UNAUTHORIZED']);
     expect(errorCodes(generate, '404')).toEqual(['MERCHANT_NOT_FOUND']);
     expect(errorCodes(generate, '500')).toEqual(['DATABASE_ERROR', 'VALIDATION_ERROR', 'SERVICE_UNAVAILABLE']);
@@ -107,7 +107,7 @@ describe('/openapi.json', () => {
     expect(body.properties.domain.pattern).toBe('^(?!.*:\\/\\/)(?!www\\.)([a-zA-Z0-9-]+\\.)+[a-zA-Z]{2,}$');
 
     const verify = document.paths['/v1/partners/marktag/verify']?.post;
-    expect(Object.keys(verify?.responses ?? {}).sort()).toEqual(['200', '400', '401', '403', '404', '409', '422', '500', '503']);
+    expect(Object.keys(verify?.responses ?? {}).sort()).toEqual(['200', '400', '401', '403', '404', '409', '422', '429', '500', '503']);
     expect(errorCodes(verify, '403')).toEqual(['ACCESS_DENIED']);
     expect(errorCodes(verify, '404')).toEqual(['TAG_NOT_FOUND']);
     expect(errorCodes(verify, '422')).toEqual(['VALIDATION_ERROR']);

@@ -44,10 +44,14 @@ export type ErrorBodyType = Static<typeof ErrorBodySchema>;
 /** `[description, code…]` per status, as the endpoint's documentation lists them. */
 export type ErrorTable = Partial<Record<400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503, readonly [string, ...ErrorCode[]]>>;
 
+/** Every Partners API route can answer this one (a per-token limit). */
+const RATE_LIMITED_ROW = ['Too many requests for this token: retry after Retry-After seconds', 'RATE_LIMITED'] as const;
+
 /** Response schemas for the documented error rows of an endpoint, plus the rows every endpoint can answer. */
-export function errorResponses(table: ErrorTable): Record<number, TSchema> {
+export function errorResponses(table: ErrorTable, options: { rateLimited?: boolean } = {}): Record<number, TSchema> {
   const out: Record<number, TSchema> = {};
-  for (const [status, row] of Object.entries(table)) {
+  const rows: ErrorTable = options.rateLimited && !table[429] ? { ...table, 429: RATE_LIMITED_ROW } : table;
+  for (const [status, row] of Object.entries(rows)) {
     if (!row) continue;
     const [description, ...codes] = row;
     out[Number(status)] = errorEnvelope(codes, description, description);

@@ -98,7 +98,8 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
       bodyLimit: LIMITS.bodyBytes,
       // The busiest route: no access line per request (faults are still logged).
       logLevel: 'warn',
-      config: { internalErrorCode: 'SERVICE_UNAVAILABLE' },
+      // Per-tag quota (defaults from limitPerTag, when it is registered).
+      config: { internalErrorCode: 'SERVICE_UNAVAILABLE', rateLimit: {} },
       schema: {
         tags,
         operationId: 'collect',
@@ -117,6 +118,7 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
             ],
             404: ['No such tag', 'TAG_NOT_FOUND'],
             413: ['Body over 64 KiB', 'PAYLOAD_TOO_LARGE'],
+            429: ['Too many requests for this tag: retry after Retry-After seconds', 'RATE_LIMITED'],
             415: ['Body neither application/json nor text/plain', 'UNSUPPORTED_MEDIA_TYPE'],
             503: ['The events could not be stored: nothing was kept, retry after Retry-After seconds', 'SERVICE_UNAVAILABLE'],
           }),

@@ -54,7 +54,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
             400: ['Invalid parameters', 'VALIDATION_ERROR'],
             ...COMMON,
             429: ['Too many open streams for this partner', 'RATE_LIMITED'],
-          }),
+          }, { rateLimited: true }),
         },
       },
     },
@@ -92,7 +92,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         querystring: EventsQuerySchema,
         response: {
           200: EventPageSchema,
-          ...errorResponses({ 400: ['Invalid parameters: a malformed date, from after to, a bad type, or a cursor of another query', 'VALIDATION_ERROR'], ...COMMON }),
+          ...errorResponses({ 400: ['Invalid parameters: a malformed date, from after to, a bad type, or a cursor of another query', 'VALIDATION_ERROR'], ...COMMON }, { rateLimited: true }),
         },
       },
     },
@@ -113,7 +113,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         querystring: SummaryQuerySchema,
         response: {
           200: SummarySchema,
-          ...errorResponses({ 400: ['Invalid parameters: a malformed date, from after to, an unknown time zone, or too many buckets', 'VALIDATION_ERROR'], ...COMMON }),
+          ...errorResponses({ 400: ['Invalid parameters: a malformed date, from after to, an unknown time zone, or too many buckets', 'VALIDATION_ERROR'], ...COMMON }, { rateLimited: true }),
         },
       },
     },
@@ -134,7 +134,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         querystring: ExportQuerySchema,
         response: {
           200: Type.Unsafe<Readable>({ type: 'string', description: 'application/x-ndjson or text/csv' }),
-          ...errorResponses({ 400: ['Invalid parameters', 'VALIDATION_ERROR'], ...COMMON }),
+          ...errorResponses({ 400: ['Invalid parameters', 'VALIDATION_ERROR'], ...COMMON }, { rateLimited: true }),
         },
       },
     },

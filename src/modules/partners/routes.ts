@@ -21,7 +21,7 @@ export const partnerRoutes: FastifyPluginAsyncTypebox = async (app) => {
             401: ['Missing, invalid or revoked Bearer token', 'AUTHENTICATION_ERROR'],
             500: ['Unable to process request', 'SERVICE_ERROR'],
             503: ['The database is unreachable; retry after Retry-After seconds', 'SERVICE_UNAVAILABLE'],
-          }),
+          }, { rateLimited: true }),
         },
       },
     },

@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import { Socket } from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { App } from '../src/app.js';
+import type { GenerateResponse } from '../src/modules/marktags/schemas.js';
+import { ADMIN_TOKEN, bearer, createTestApp, errorOf, type TestContext } from './helpers/app.js';
+import { createMerchant, createPartner } from './helpers/factories.js';
+
+const UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+const apps: TestContext[] = [];
+afterAll(async () => {
+  for (const ctx of apps) await ctx.app.close();
+});
+
+async function app(env: Record<string, string>): Promise<App> {
+  const ctx = await createTestApp(env);
+  apps.push(ctx);
+  return ctx.app;
+}
+
+async function liveTag(target: App): Promise<string> {
+  const domain = `l${randomUUID().slice(0, 8)}.test`;
+  const partner = await createPartner(target, { domain });
+  const merchantId = await createMerchant(target, partner.token);
+  const generated = await target.inject({ method: 'POST', url: '/v1/partners/marktag/generate', headers: bearer(partner.token), payload: { merchantId, domain } });
+  return generated.json<GenerateResponse>().tagId;
+}
+
+const collect = (target: App, tagId: string) =>
+  target.inject({
+    method: 'POST',
+    url: '/v1/collect',
+    headers: { 'user-agent': UA, 'content-type': 'application/json' },
+    payload: { tagId, events: [{ type: 'page_view', url: 'https://l.test/' }] },
+  });
+
+function redisAnswers(): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = new Socket();
+    const done = (answer: boolean) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.setTimeout(300);
+    socket.once('connect', () => done(true)).once('error', () => done(false)).once('timeout', () => done(false));
+    socket.connect(6379, '127.0.0.1');
+  });
+}
+
+describe('rate limits', () => {
+  it('limits each token on the Partners API: 429 RATE_LIMITED with Retry-After and rate-limit headers', async () => {
+    const limited = await app({ MARKTAG_API_RATE_LIMIT: '5' });
+    const { token } = await createPartner(limited);
+    const other = await createPartner(limited);
+    const answers = [];
+    for (let i = 0; i < 6; i++) answers.push(await limited.inject({ method: 'GET', url: '/v1/partners/me', headers: bearer(token) }));
+    expect(answers.slice(0, 5).map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200]);
+    expect(answers[0]?.headers['x-ratelimit-limit']).toBe('5');
+    const refused = answers[5];
+    expect(refused?.statusCode).toBe(429);
+    if (!refused) return;
+    expect(errorOf(refused).code).toBe('RATE_LIMITED');
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(refused.headers['x-ratelimit-remaining']).toBe('0');
+    // Another token has its own budget; bad tokens are counted too, without touching the database.
+    expect((await limited.inject({ method: 'GET', url: '/v1/partners/me', headers: bearer(other.token) })).statusCode).toBe(200);
+  });
+
+  it('limits each tag on the collector, and not the tracker script', async () => {
+    const limited = await app({ MARKTAG_COLLECT_RATE_LIMIT: '3' });
+    const busy = await liveTag(limited);
+    const quiet = await liveTag(limited);
+    const codes = [];
+    for (let i = 0; i < 4; i++) codes.push((await collect(limited, busy)).statusCode);
+    expect(codes).toEqual([202, 202, 202, 429]);
+    const refused = await collect(limited, busy);
+    expect(errorOf(refused).code).toBe('RATE_LIMITED');
+    expect(refused.headers['retry-after']).toBeDefined();
+    expect((await collect(limited, quiet)).statusCode).toBe(202);
+    for (let i = 0; i < 5; i++) expect((await limited.inject({ method: 'GET', url: '/mtag.js' })).statusCode).toBe(200);
+  });
+
+  it('holds across processes through Redis when REDIS_URL is set', async () => {
+    if (!(await redisAnswers())) {
+      if (process.env.CI) throw new Error('CI expects Redis on 127.0.0.1:6379');
+      return;
+    }
+    const env = { MARKTAG_API_RATE_LIMIT: '4', REDIS_URL: 'redis://127.0.0.1:6379' };
+    const first = await app(env);
+    const second = await app(env);
+    const { token } = await createPartner(first);
+    const codes = [];
+    for (let i = 0; i < 6; i++) codes.push((await (i % 2 === 0 ? first : second).inject({ method: 'GET', url: '/v1/partners/me', headers: bearer(token) })).statusCode);
+    expect(codes).toEqual([200, 200, 200, 200, 429, 429]);
+  });
+});
+
+describe('security headers', () => {
+  it('mark API answers no-store, unframeable and unsniffable', async () => {
+    const target = await app({});
+    const { token } = await createPartner(target);
+    for (const [url, headers] of [
+      ['/v1/partners/me', bearer(token)],
+      ['/v1/partners/merchant/not-a-uuid', bearer(token)],
+      ['/v1/admin/partners', bearer(ADMIN_TOKEN)],
+      ['/readyz', {}],
+    ] as const) {
+      const response = await target.inject({ method: 'GET', url, headers });
+      expect(response.headers, url).toMatchObject({
+        'cache-control': 'no-store',
+        'x-frame-options': 'DENY',
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'no-referrer',
+        'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+      });
+    }
+  });
+});
