@@ -62,6 +62,8 @@ export interface PostgresOptions {
   /** Pool size; the default suits one API process on a small machine. */
   max?: number;
   connectionTimeoutMillis?: number;
+  /** A query with no answer by then fails (503) and its connection is discarded, instead of hanging. */
+  queryTimeoutMillis?: number;
 }
 
 export function openPostgres(url: string, options: PostgresOptions = {}): PostgresHandle {
@@ -69,6 +71,7 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Postgr
     connectionString: url,
     max: options.max ?? 10,
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 3000,
+    query_timeout: options.queryTimeoutMillis ?? 4000,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     application_name: 'marktag',

@@ -29,6 +29,8 @@ const UNAVAILABLE_MESSAGES = [
   'Connection ended unexpectedly',
   'PGlite is closed',
   'Cannot use a pool after calling end',
+  'Query read timeout',
+  'Connection terminated due to connection timeout',
 ];
 
 export function isDatabaseUnavailable(error: unknown): boolean {

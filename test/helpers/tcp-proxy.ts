@@ -1,0 +1,61 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+export type ProxyMode = 'open' | 'cut' | 'stall';
+
+/**
+ * A TCP proxy in front of the database, for outage tests: `cut` drops every connection and
+ * resets new ones (the server is gone); `stall` keeps connections open but carries nothing (the
+ * network hangs); `open` forwards again.
+ */
+export class TcpProxy {
+  private mode: ProxyMode = 'open';
+  private readonly sockets = new Set<Socket>();
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
+    let proxy: TcpProxy | undefined;
+    const server = createServer((client) => proxy?.accept(client, targetHost, targetPort));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    proxy = new TcpProxy(server, (server.address() as AddressInfo).port);
+    return proxy;
+  }
+
+  set(mode: ProxyMode): void {
+    this.mode = mode;
+    if (mode === 'cut') for (const socket of this.sockets) socket.destroy();
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => undefined);
+  }
+
+  private accept(client: Socket, host: string, port: number): void {
+    this.track(client);
+    if (this.mode === 'cut') {
+      client.resetAndDestroy();
+      return;
+    }
+    if (this.mode === 'stall') return; // accepted, and never answered
+    const upstream = connect(port, host);
+    this.track(upstream);
+    const forward = (from: Socket, to: Socket) =>
+      from.on('data', (chunk: Buffer) => {
+        if (this.mode === 'open') to.write(chunk);
+      });
+    forward(client, upstream);
+    forward(upstream, client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  }
+}
