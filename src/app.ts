@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/client.js';
-import { registerErrorHandling } from './errors.js';
+import { registerErrorHandling, sendError } from './errors.js';
 import { loggerOptions } from './logger.js';
 import { AdminService } from './modules/admin/service.js';
 import { PartnersRepository } from './modules/admin/repository.js';
@@ -91,6 +91,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
+    // Errors raised by the router before any route runs (malformed URL, over-long path parameter)
+    // get the envelope too. These requests have no hooks, so the request id header is set here.
+    frameworkErrors: (error, request, reply) => {
+      void reply.header('x-request-id', request.id);
+      const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+      const message = status === 414 ? 'A path parameter is too long' : 'The URL is malformed';
+      void sendError(request, reply, status, 'VALIDATION_ERROR', message);
+    },
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler());

@@ -49,6 +49,13 @@ describe('the one error body', () => {
     }
   });
 
+  it('answers an over-long path parameter or a malformed URL in the envelope too', async () => {
+    const { token } = await createPartner(ctx.app);
+    const long = await ctx.app.inject({ method: 'GET', url: `/v1/partners/merchant/${'x'.repeat(500)}`, headers: bearer(token) });
+    expect(long.statusCode).toBe(414);
+    expect(errorOf(long)).toMatchObject({ code: 'VALIDATION_ERROR', message: 'A path parameter is too long' });
+  });
+
   it('answers a too-large body 413 PAYLOAD_TOO_LARGE', async () => {
     const { token } = await createPartner(ctx.app);
     const response = await ctx.app.inject({

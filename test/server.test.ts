@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,9 +21,13 @@ const env = {
   ...(process.env.TEST_DATABASE_URL ? { DATABASE_URL: process.env.TEST_DATABASE_URL } : {}),
 };
 
+/** Everything the server processes printed: checked for secrets at the end. */
+let serverOutput = '';
+
 async function withServer<T>(use: (url: string) => Promise<T>): Promise<T> {
   const server = spawnCli(['serve'], env);
   const exit = finished(server);
+  void exit.then(({ stdout, stderr }) => (serverOutput += stdout + stderr));
   try {
     const url = await listeningUrl(server);
     return await use(url);
@@ -54,7 +58,16 @@ describe('marktag serve', () => {
       const me = await fetch(`${url}/v1/partners/me`, { headers: { authorization: `Bearer ${partner.token}` } });
       expect(me.status).toBe(200);
       expect(await me.json()).toMatchObject({ partnerId: partner.partnerId, name: 'Process Partner' });
+      await fetch(`${url}/v1/partners/me`, { headers: { authorization: `Bearer ${partner.token}x` } });
     });
+
+    // The logs name the admin-token file, never a token.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const adminToken = readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
+    expect(serverOutput).toContain('admin-token');
+    expect(serverOutput).not.toContain(adminToken);
+    expect(serverOutput).not.toContain(partner.token);
+    expect(serverOutput).not.toContain('mp_live_');
   }, 90_000);
 
   it('refuses a bad configuration with one line naming the variable', async () => {
