@@ -91,6 +91,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
+    // A client has 30 s to send a whole request (slow-body attacks); responses, streams included, are not bounded by it.
+    requestTimeout: 30_000,
     // Errors raised by the router before any route runs (malformed URL, over-long path parameter)
     // get the envelope too. These requests have no hooks, so the request id header is set here.
     frameworkErrors: (error, request, reply) => {

@@ -109,6 +109,13 @@ describe('a server process', () => {
     await new Promise((resolve) => setTimeout(resolve, 700));
     const stopping = Date.now();
     first.kill('SIGTERM');
+    // New requests are refused from then on: 503 while in-flight work finishes, then no listener.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const late = await fetch(`${first.url}/healthz`).then(
+      (response) => response.status,
+      () => 'refused' as const,
+    );
+    expect([503, 'refused']).toContain(late);
     const { code } = await first.exit;
     expect(Date.now() - stopping).toBeLessThan(10_000);
     expect(code).toBe(0);
