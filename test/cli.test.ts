@@ -1,9 +1,9 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliError } from '../src/cli/admin-client.js';
 import { run } from '../src/cli/main.js';
 import type { CreatePartnerResponse, PartnerList, TokenList } from '../src/modules/admin/schemas.js';
 import { ADMIN_TOKEN, bearer, createTestApp, type TestContext } from './helpers/app.js';
+import { freePort } from './helpers/process.js';
 
 let ctx: TestContext;
 let url: string;
@@ -19,15 +19,6 @@ afterAll(async () => {
   process.env = saved;
   await ctx.app.close();
 });
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function failure(argv: string[]): Promise<CliError> {
   try {
@@ -121,7 +112,7 @@ describe('usage', () => {
 
 describe('failures talking to the server', () => {
   it('says clearly when the server is unreachable', async () => {
-    const closed = `http://127.0.0.1:${await closedPort()}`;
+    const closed = `http://127.0.0.1:${await freePort()}`;
     process.env.MARKTAG_URL = closed;
     try {
       const error = await failure(['partner', 'list']);

@@ -13,7 +13,7 @@ import { TRACKER_FILE } from '../src/modules/collect/tracker-asset.js';
 import { bearer, createTestApp, errorOf, type TestContext } from './helpers/app.js';
 import { withFault } from './helpers/broken-database.js';
 import { queryRows, testDatabase } from './helpers/database.js';
-import { createMerchant, createPartner } from './helpers/factories.js';
+import { createLiveTag, createMerchant, createPartner } from './helpers/factories.js';
 
 export const CHROME_UA =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
@@ -26,29 +26,8 @@ beforeAll(async () => {
 });
 afterAll(async () => ctx.app.close());
 
-interface LiveTag {
-  tagId: string;
-  merchantId: string;
-  partnerId: string;
-  /** The tag's domain: pages on it or its subdomains may send events. */
-  domain: string;
-  token: string;
-}
-
-/** A preverified (so live) tag on a fresh partner domain. */
-async function liveTag(app: App = ctx.app): Promise<LiveTag> {
-  const partnerDomain = `p${randomUUID().slice(0, 8)}.test`;
-  const partner = await createPartner(app, { domain: partnerDomain });
-  const merchantId = await createMerchant(app, partner.token);
-  const domain = `shop.${partnerDomain}`;
-  const generated = await app.inject({
-    method: 'POST',
-    url: '/v1/partners/marktag/generate',
-    headers: bearer(partner.token),
-    payload: { merchantId, domain },
-  });
-  return { tagId: generated.json<GenerateResponse>().tagId, merchantId, partnerId: partner.partnerId, domain, token: partner.token };
-}
+/** A live tag; `domain` is where its pages are. */
+const liveTag = (app: App = ctx.app) => createLiveTag(app);
 
 const event = (overrides: Record<string, unknown> = {}) => ({
   eventId: randomUUID(),

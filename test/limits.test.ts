@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import type { GenerateResponse } from '../src/modules/marktags/schemas.js';
 import { ADMIN_TOKEN, bearer, createTestApp, errorOf, type TestContext } from './helpers/app.js';
-import { createMerchant, createPartner } from './helpers/factories.js';
+import { createLiveTag, createPartner } from './helpers/factories.js';
 
 const UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const apps: TestContext[] = [];
@@ -18,13 +16,7 @@ async function app(env: Record<string, string>): Promise<App> {
   return ctx.app;
 }
 
-async function liveTag(target: App): Promise<string> {
-  const domain = `l${randomUUID().slice(0, 8)}.test`;
-  const partner = await createPartner(target, { domain });
-  const merchantId = await createMerchant(target, partner.token);
-  const generated = await target.inject({ method: 'POST', url: '/v1/partners/marktag/generate', headers: bearer(partner.token), payload: { merchantId, domain } });
-  return generated.json<GenerateResponse>().tagId;
-}
+const liveTag = async (target: App) => (await createLiveTag(target)).tagId;
 
 const collect = (target: App, tagId: string) =>
   target.inject({

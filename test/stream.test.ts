@@ -3,10 +3,9 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import type { ApiEvent } from '../src/modules/events/schemas.js';
-import type { GenerateResponse } from '../src/modules/marktags/schemas.js';
 import { ADMIN_TOKEN, bearer, createTestApp, errorOf, type TestContext } from './helpers/app.js';
 import { engine } from './helpers/database.js';
-import { createMerchant, createPartner } from './helpers/factories.js';
+import { createLiveTag } from './helpers/factories.js';
 import { finished, listeningUrl, spawnCli } from './helpers/process.js';
 import { SseClient } from './helpers/sse.js';
 
@@ -25,21 +24,8 @@ afterAll(async () => {
   await ctx.app.close();
 });
 
-interface Live {
-  token: string;
-  partnerId: string;
-  merchantId: string;
-  tagId: string;
-}
-
 /** A partner with a merchant and a live (preverified) tag. */
-async function live(app: App = ctx.app): Promise<Live> {
-  const domain = `s${randomUUID().slice(0, 8)}.test`;
-  const partner = await createPartner(app, { domain });
-  const merchantId = await createMerchant(app, partner.token);
-  const generated = await app.inject({ method: 'POST', url: '/v1/partners/marktag/generate', headers: bearer(partner.token), payload: { merchantId, domain } });
-  return { token: partner.token, partnerId: partner.partnerId, merchantId, tagId: generated.json<GenerateResponse>().tagId };
-}
+const live = (app: App = ctx.app) => createLiveTag(app);
 
 async function collect(tagId: string, types: string[], app: App = ctx.app): Promise<void> {
   const response = await app.inject({

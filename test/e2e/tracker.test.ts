@@ -10,6 +10,7 @@ import { bearer, createTestApp, type TestContext } from '../helpers/app.js';
 import { withFault } from '../helpers/broken-database.js';
 import { queryRows, testDatabase } from '../helpers/database.js';
 import { createMerchant, createPartner } from '../helpers/factories.js';
+import { freePort } from '../helpers/process.js';
 
 /**
  * The tracker in a real browser (Debian's chromium, driven by playwright-core): a merchant page on
@@ -23,14 +24,6 @@ if (!haveBrowser) console.warn(`skipping the browser tests: ${CHROMIUM} is not i
 
 const DESKTOP_CHROME =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface StoredEvent {
   type: string;

@@ -21,3 +21,28 @@ export async function createMerchant(app: App, token: string, name = `Merchant $
   if (response.statusCode !== 201) throw new Error(`createMerchant: ${response.statusCode} ${response.body}`);
   return response.json<CreateMerchantResponse>().merchantId;
 }
+
+export interface LiveTag {
+  token: string;
+  partnerId: string;
+  merchantId: string;
+  tagId: string;
+  /** The tag's domain: pages on it or its subdomains may send events. */
+  domain: string;
+}
+
+/** A partner with a domain, a merchant, and a preverified (so live) tag on a subdomain of that domain. */
+export async function createLiveTag(app: App): Promise<LiveTag> {
+  const partnerDomain = `p${randomUUID().slice(0, 8)}.test`;
+  const partner = await createPartner(app, { domain: partnerDomain });
+  const merchantId = await createMerchant(app, partner.token);
+  const domain = `shop.${partnerDomain}`;
+  const response = await app.inject({
+    method: 'POST',
+    url: '/v1/partners/marktag/generate',
+    headers: bearer(partner.token),
+    payload: { merchantId, domain },
+  });
+  if (response.statusCode !== 200) throw new Error(`createLiveTag: ${response.statusCode} ${response.body}`);
+  return { token: partner.token, partnerId: partner.partnerId, merchantId, tagId: response.json<{ tagId: string }>().tagId, domain };
+}

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -43,4 +44,13 @@ export function listeningUrl(child: ChildProcessWithoutNullStreams, timeoutMs = 
     });
     child.on('exit', (code) => reject(new Error(`server exited with ${String(code)}: ${buffer}${errors}`)));
   });
+}
+
+/** A loopback port nothing listens on (at the moment of asking). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
