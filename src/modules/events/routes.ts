@@ -74,7 +74,13 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         'x-request-id': request.id,
       });
       const stream = new SseStream(partnerId, filters, reply.raw, hub, repository, sse);
-      await stream.open(resumeFrom !== undefined && LAST_EVENT_ID.test(resumeFrom) ? BigInt(resumeFrom) : undefined);
+      try {
+        await stream.open(resumeFrom !== undefined && LAST_EVENT_ID.test(resumeFrom) ? BigInt(resumeFrom) : undefined);
+      } catch (error) {
+        // Headers are sent: the failure can only be told in the stream itself.
+        request.log.warn({ err: error }, 'stream could not start');
+        stream.fail();
+      }
     },
   );
 

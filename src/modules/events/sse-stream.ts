@@ -86,6 +86,14 @@ export class SseStream implements StreamSubscriber {
     this.dispose();
   }
 
+  /** The stream cannot go on (the database went away while replaying): say so, and end; the client reconnects. */
+  fail(): void {
+    if (this.closed) return;
+    this.write(`event: error\ndata: ${JSON.stringify({ reason: 'temporarily unavailable: reconnect with Last-Event-ID' })}\n\n`);
+    this.response.end();
+    this.dispose();
+  }
+
   private async replay(): Promise<void> {
     for (;;) {
       const rows = await this.events.afterId(this.partnerId, this.filters, this.lastSent, REPLAY_CHUNK);
