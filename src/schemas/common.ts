@@ -34,13 +34,6 @@ function errorEnvelope(codes: readonly ErrorCode[], description: string, example
   );
 }
 
-export const ErrorBodySchema = errorEnvelope(
-  ['VALIDATION_ERROR'],
-  'The error envelope every non-2xx answer carries',
-  'name is required',
-);
-export type ErrorBodyType = Static<typeof ErrorBodySchema>;
-
 /** `[description, code…]` per status, as the endpoint's documentation lists them. */
 export type ErrorTable = Partial<Record<400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503, readonly [string, ...ErrorCode[]]>>;
 

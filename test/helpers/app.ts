@@ -1,4 +1,4 @@
-import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { LightMyRequestResponse } from 'fastify';
 import { buildApp, type App, type AppDeps } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { DatabaseHandle } from '../../src/db/client.js';
@@ -31,9 +31,6 @@ export function bearer(token: string): Record<string, string> {
   return { authorization: `Bearer ${token}` };
 }
 
-export async function inject(app: App, options: InjectOptions): Promise<LightMyRequestResponse> {
-  return app.inject(options);
-}
 
 /** Parses an error answer and checks it is the documented envelope with the response's request id. */
 export function errorOf(response: LightMyRequestResponse): ErrorBody['error'] {

@@ -47,4 +47,3 @@ export const events = pgTable(
 );
 
 export type EventRow = typeof events.$inferSelect;
-export type NewEventRow = typeof events.$inferInsert;
