@@ -263,6 +263,34 @@ describe('GET /v1/partners/events/summary', () => {
     ]);
   });
 
+  it('lists every bucket of a 23-hour day and of a half-hour zone, empty ones included', async () => {
+    const w = await world();
+    // 2025-03-09: New York enters summer time, a 23-hour day (05:00 UTC on the 9th to 04:00 UTC on the 10th).
+    await seedEvents(ctx.database, w, [
+      { at: '2025-03-10T03:30:00Z', type: 'page_view' },
+      { at: '2025-03-10T04:30:00Z', type: 'page_view' },
+    ]);
+    const newYork = await get<Summary>(
+      w.token,
+      `/v1/partners/events/summary?merchantId=${w.merchantId}&from=2025-03-08T05:00:00Z&to=2025-03-11T04:00:00Z&timezone=America/New_York`,
+    );
+    expect(newYork.series).toEqual([
+      { start: '2025-03-08T05:00:00.000Z', events: 0, visitors: 0, conversions: 0 },
+      { start: '2025-03-09T05:00:00.000Z', events: 1, visitors: 1, conversions: 0 },
+      { start: '2025-03-10T04:00:00.000Z', events: 1, visitors: 1, conversions: 0 },
+    ]);
+    // India is UTC+05:30: its hours start at half past in UTC.
+    const kolkata = await get<Summary>(
+      w.token,
+      `/v1/partners/events/summary?merchantId=${w.merchantId}&from=2025-03-10T02:30:00Z&to=2025-03-10T05:30:00Z&interval=hour&timezone=Asia/Kolkata`,
+    );
+    expect(kolkata.series.map((b) => [b.start.slice(11, 16), b.events])).toEqual([
+      ['02:30', 0],
+      ['03:30', 1],
+      ['04:30', 1],
+    ]);
+  });
+
   it.each([
     ['', 'merchantId'],
     ['&timezone=Mars/Olympus', 'timezone'],
@@ -362,5 +390,25 @@ describe('indexes', () => {
       const touched = plan.filter((n) => n['Index Name']).reduce((sum, n) => sum + (n['Actual Rows'] ?? 0) + (n['Rows Removed by Filter'] ?? 0), 0);
       expect(touched, `${filter}: ${described}`).toBeLessThan(2000);
     }
+  }, 60_000);
+
+  it.runIf(engine === 'postgres')('read a summary’s range from the index alone (index-only scan, no heap fetch)', async () => {
+    const w = await world();
+    await ctx.database.db.execute(sql`
+      insert into events (event_id, tag_id, merchant_id, partner_id, type, timestamp, received_at, url, visitor_id, session_id, value, currency)
+      select gen_random_uuid(), ${w.tagId}, ${w.merchantId}, ${w.partnerId}, case when g % 10 = 0 then 'purchase' else 'page_view' end,
+             now() - (g || ' seconds')::interval * 260, now(), 'https://shop.example.test/', 'v' || (g % 700), 's' || g, g % 90, 'EUR'
+      from generate_series(1, 10000) g`);
+    // What autovacuum does soon after (the events table asks for it every 1% of growth): the visibility map.
+    await ctx.database.db.execute(sql`vacuum analyze events`);
+    // The columns and filters of the summary's one read of the range (EventsRepository.summary).
+    const [row] = await queryRows<{ 'QUERY PLAN': [{ Plan: { 'Node Type': string; 'Index Name'?: string; 'Heap Fetches'?: number; Plans?: unknown[] } }] }>(
+      ctx.database,
+      sql.raw(`explain (analyze, format json) select type, visitor_id, session_id, value, currency, timestamp from events
+        where partner_id = '${w.partnerId}' and merchant_id = '${w.merchantId}' and tag_id = '${w.tagId}'
+          and timestamp >= now() - interval '30 days' and timestamp < now()`),
+    );
+    const plan = row?.['QUERY PLAN'][0].Plan;
+    expect(plan, JSON.stringify(plan)).toMatchObject({ 'Node Type': 'Index Only Scan', 'Index Name': 'events_merchant_time_idx', 'Heap Fetches': 0 });
   }, 60_000);
 });

@@ -36,6 +36,8 @@ export const events = pgTable(
     // Each Events API filter walks one of these newest-first, stopping after a page: no query scans
     // a merchant's history, a rare type included. A tag filter rides on its merchant's index (the
     // service adds the tag's merchant), which spares every insert one more index.
+    // Also INCLUDEs partner_id, tag_id, type, visitor_id, session_id, value and currency (migration
+    // 0003, as drizzle cannot express INCLUDE): a summary reads its range from this index alone.
     index('events_merchant_time_idx').on(table.merchantId, table.timestamp.desc(), table.id.desc()),
     index('events_merchant_type_time_idx').on(table.merchantId, table.type, table.timestamp.desc(), table.id.desc()),
     index('events_partner_time_idx').on(table.partnerId, table.timestamp.desc(), table.id.desc()),
