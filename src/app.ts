@@ -138,7 +138,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const writer = new BatchWriter(collectRepository, app.log, bus, { ...DEFAULT_BATCH_OPTIONS, ...deps.batch });
   const collector = new CollectService(new TagCache(collectRepository), writer);
   const merchants = new MerchantsService(db, merchantsRepository, marktags);
-  const eventsRepository = new EventsRepository(db);
+  const eventsRepository = new EventsRepository(db, deps.database.run);
   const eventsService = new EventsService(eventsRepository, merchantsRepository, marktagsRepository);
   const hub = new StreamHub(eventsRepository, bus, app.log, { ...DEFAULT_HUB_OPTIONS, ...deps.stream });
   // Streams end with a final message before the server stops waiting for connections.

@@ -391,24 +391,4 @@ describe('indexes', () => {
       expect(touched, `${filter}: ${described}`).toBeLessThan(2000);
     }
   }, 60_000);
-
-  it.runIf(engine === 'postgres')('read a summary’s range from the index alone (index-only scan, no heap fetch)', async () => {
-    const w = await world();
-    await ctx.database.db.execute(sql`
-      insert into events (event_id, tag_id, merchant_id, partner_id, type, timestamp, received_at, url, visitor_id, session_id, value, currency)
-      select gen_random_uuid(), ${w.tagId}, ${w.merchantId}, ${w.partnerId}, case when g % 10 = 0 then 'purchase' else 'page_view' end,
-             now() - (g || ' seconds')::interval * 260, now(), 'https://shop.example.test/', 'v' || (g % 700), 's' || g, g % 90, 'EUR'
-      from generate_series(1, 10000) g`);
-    // What autovacuum does soon after (the events table asks for it every 1% of growth): the visibility map.
-    await ctx.database.db.execute(sql`vacuum analyze events`);
-    // The columns and filters of the summary's one read of the range (EventsRepository.summary).
-    const [row] = await queryRows<{ 'QUERY PLAN': [{ Plan: { 'Node Type': string; 'Index Name'?: string; 'Heap Fetches'?: number; Plans?: unknown[] } }] }>(
-      ctx.database,
-      sql.raw(`explain (analyze, format json) select type, visitor_id, session_id, value, currency, timestamp from events
-        where partner_id = '${w.partnerId}' and merchant_id = '${w.merchantId}' and tag_id = '${w.tagId}'
-          and timestamp >= now() - interval '30 days' and timestamp < now()`),
-    );
-    const plan = row?.['QUERY PLAN'][0].Plan;
-    expect(plan, JSON.stringify(plan)).toMatchObject({ 'Node Type': 'Index Only Scan', 'Index Name': 'events_merchant_time_idx', 'Heap Fetches': 0 });
-  }, 60_000);
 });

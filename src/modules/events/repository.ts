@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
-import type { Database } from '../../db/client.js';
+import type { Database, NamedStatement, RunStatement } from '../../db/client.js';
 import { events, type EventRow } from '../../db/schema/index.js';
 import { CONVERSION_TYPES } from './schemas.js';
 
@@ -28,6 +28,46 @@ export interface SummaryRows {
   series: { start: Date | string; events: number; visitors: number; conversions: number }[];
 }
 
+/**
+ * One row per bucket and (type, currency) of a summary's range: the counts and value sums, and the
+ * bucket's visitor and session ids joined by spaces (ids never hold one: the collector's ID_PATTERN),
+ * for the service to count distinct ids (summariseGroups). An empty bucket is one row of nulls.
+ */
+export interface SummaryGroupRow {
+  /** Bucket start, milliseconds since the epoch. */
+  start: number;
+  type: string | null;
+  currency: string | null;
+  events: number | null;
+  value: string | null;
+  visitors: string | null;
+  sessions: string | null;
+}
+
+/** Prepared once per connection: planning it took a sixth of its time. */
+export const SUMMARY_GROUPS: NamedStatement = {
+  name: 'marktag_summary_groups',
+  text: `
+    with starts as (
+      select distinct date_trunc($6, step, $7) as start
+      from generate_series(date_trunc($6, $4::timestamptz, $7), $5::timestamptz - interval '1 microsecond', interval '1 hour') as step
+    ),
+    buckets as (
+      select start, greatest(start, $4::timestamptz) as lo, coalesce(lead(start) over (order by start), $5::timestamptz) as hi from starts
+    )
+    select (extract(epoch from b.start) * 1000)::float8 as start, g.type, g.currency, g.events, g.value, g.visitors, g.sessions
+    from buckets b left join lateral (
+      select type, currency, count(*)::int as events, sum(value)::text as value,
+             string_agg(visitor_id, ' ') as visitors, string_agg(session_id, ' ') as sessions
+      from (select type, currency, value, visitor_id, session_id from events
+            where partner_id = $1 and merchant_id = $2 and ($3::uuid is null or tag_id = $3::uuid)
+              and timestamp >= b.lo and timestamp < b.hi
+            limit $8) r
+      group by type, currency
+    ) g on true
+    order by b.start`,
+};
+
 const MICROS = sql<string>`(extract(epoch from ${events.timestamp}) * 1000000)::bigint::text`;
 
 function rows<T>(result: unknown): T[] {
@@ -36,7 +76,10 @@ function rows<T>(result: unknown): T[] {
 
 /** Reads of collected events; every query is confined to one partner, except the stream hub's feed. */
 export class EventsRepository {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly run: RunStatement,
+  ) {}
 
   private where(partnerId: string, filters: EventFilters): SQL | undefined {
     return and(
@@ -86,11 +129,38 @@ export class EventsRepository {
   }
 
   /**
-   * Totals, counts by type and the bucketed series in one statement (so one snapshot and one round
-   * trip): the range is read once (materialised, an index-only scan of the merchant/time index,
-   * which carries these columns) and aggregated four ways. Buckets are truncated in the requested
-   * zone, so days follow its midnights and its DST changes; the empty buckets come from hourly
-   * steps truncated the same way, since a fixed 1-day step would drift across a DST change.
+   * The summary's range, bucket by bucket, as compact groups (SummaryGroupRow), in one statement.
+   * Each bucket is its own range read of the merchant/time index (index-only), so no row pays for
+   * a time-zone conversion or a hash of its bucket; at most `perBucketLimit + 1` rows are read a
+   * bucket, so that a range too big to count in the service costs little before the caller falls
+   * back to `summary`.
+   */
+  async summaryGroups(
+    partnerId: string,
+    filters: { merchantId: string; tagId?: string; from: Date; to: Date },
+    interval: 'hour' | 'day',
+    timeZone: string,
+    perBucketLimit: number,
+  ): Promise<SummaryGroupRow[]> {
+    return this.run<SummaryGroupRow>(SUMMARY_GROUPS, [
+      partnerId,
+      filters.merchantId,
+      filters.tagId ?? null,
+      filters.from,
+      filters.to,
+      interval,
+      timeZone,
+      perBucketLimit + 1,
+    ]);
+  }
+
+  /**
+   * The whole summary aggregated by the database, for ranges too big for the service to count from
+   * `summaryGroups` (same answer, tested so). One statement (one snapshot, one round trip): the
+   * range is read once (materialised, an index-only scan of the merchant/time index, which carries
+   * these columns) and aggregated four ways. Buckets are truncated in the requested zone, so days
+   * follow its midnights and its DST changes; the empty buckets come from hourly steps truncated the
+   * same way, since a fixed 1-day step would drift across a DST change.
    */
   async summary(
     partnerId: string,
@@ -129,7 +199,7 @@ export class EventsRepository {
           (select json_agg(json_build_object('currency', currency, 'value', total) order by currency)
              from (select currency, sum(value)::text as total from f
                    where ${isConversion} and currency is not null and value is not null group by currency) v) as values,
-          (select json_agg(json_build_object('type', type, 'count', n) order by n desc, type)
+          (select json_agg(json_build_object('type', type, 'count', n) order by n desc, type collate "C")
              from (select type, count(*)::int as n from f group by type) t) as by_type,
           (select json_agg(json_build_object('start', b.start, 'events', coalesce(c.events, 0),
              'visitors', coalesce(c.visitors, 0), 'conversions', coalesce(c.conversions, 0)) order by b.start)
