@@ -106,7 +106,7 @@ describe('summary: counted in the service or by the database, the same answer', 
       new EventsService(repository, new MerchantsRepository(ctx.database.db), new MarktagsRepository(ctx.database.db), options);
     const query = { merchantId: owner.merchantId, from: '2025-10-24T00:00:00Z', to: '2025-10-29T00:00:00Z', interval: 'day' as const, timezone: 'Europe/Paris' };
     const counted = await service(DEFAULT_SUMMARY_OPTIONS).summary(owner.partnerId, query);
-    // 700 events over 5 days: a limit of 50 events (10 a bucket) cuts every bucket's read short.
+    // 700 events over 5 days: a limit of 50 events (up to 40 a bucket) cuts the buckets' reads short.
     expect(await service({ events: 50, buckets: 1000 }).summary(owner.partnerId, query)).toEqual(counted);
     expect(await service({ events: 200_000, buckets: 0 }).summary(owner.partnerId, query)).toEqual(counted);
     const groups = await repository.summaryGroups(owner.partnerId, { merchantId: owner.merchantId, from: new Date(query.from), to: new Date(query.to) }, 'day', 'Europe/Paris', 10);
