@@ -5,6 +5,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import pg from 'pg';
+import { watchQueries } from './query-watchdog.js';
 import * as schema from './schema/index.js';
 
 export type Schema = typeof schema;
@@ -71,13 +72,13 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Postgr
     connectionString: url,
     max: options.max ?? 10,
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 3000,
-    query_timeout: options.queryTimeoutMillis ?? 4000,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     application_name: 'marktag',
   });
   // An idle client losing its connection must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
+  const stopWatching = watchQueries(pool, options.queryTimeoutMillis ?? 4000);
   const db = drizzlePg({ client: pool, schema }) as unknown as Database;
   let closed = false;
   return {
@@ -100,6 +101,7 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Postgr
     async close() {
       if (closed) return;
       closed = true;
+      stopWatching();
       await pool.end();
     },
   };
