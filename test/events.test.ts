@@ -1,12 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventPage, Summary } from '../src/modules/events/schemas.js';
-import type { GenerateResponse } from '../src/modules/marktags/schemas.js';
 import { bearer, createTestApp, errorOf, type TestContext } from './helpers/app.js';
 import { engine, queryRows } from './helpers/database.js';
 import { seedEvents, type Owner } from './helpers/events.js';
-import { createMerchant, createPartner } from './helpers/factories.js';
+import { createMerchant, createPartner, createTag } from './helpers/factories.js';
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -18,20 +16,10 @@ interface World extends Owner {
   token: string;
 }
 
-async function tagOf(token: string, merchantId: string): Promise<string> {
-  const response = await ctx.app.inject({
-    method: 'POST',
-    url: '/v1/partners/marktag/generate',
-    headers: bearer(token),
-    payload: { merchantId, domain: `t${randomUUID().slice(0, 8)}.test` },
-  });
-  return response.json<GenerateResponse>().tagId;
-}
-
 async function world(): Promise<World> {
   const partner = await createPartner(ctx.app);
   const merchantId = await createMerchant(ctx.app, partner.token);
-  return { partnerId: partner.partnerId, merchantId, tagId: await tagOf(partner.token, merchantId), token: partner.token };
+  return { partnerId: partner.partnerId, merchantId, tagId: await createTag(ctx.app, partner.token, merchantId), token: partner.token };
 }
 
 async function get<T>(token: string, url: string): Promise<T> {
@@ -78,7 +66,7 @@ describe('GET /v1/partners/events', () => {
   it('filters by merchant, tag, type list, time range, visitor and session; spans all merchants without merchantId', async () => {
     const w = await world();
     const otherMerchant = await createMerchant(ctx.app, w.token);
-    const otherTag = await tagOf(w.token, otherMerchant);
+    const otherTag = await createTag(ctx.app, w.token, otherMerchant);
     const t0 = ago(60);
     await seedEvents(ctx.database, w, [
       { at: t0, type: 'page_view', visitorId: 'v1', sessionId: 's1' },

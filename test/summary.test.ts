@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MarktagsRepository } from '../src/modules/marktags/repository.js';
@@ -6,27 +5,16 @@ import { MerchantsRepository } from '../src/modules/merchants/repository.js';
 import { EventsRepository, SUMMARY_GROUPS, type SummaryGroupRow, type SummaryRows } from '../src/modules/events/repository.js';
 import { DEFAULT_SUMMARY_OPTIONS, EventsService, type SummaryOptions } from '../src/modules/events/service.js';
 import { summariseGroups } from '../src/modules/events/summary.js';
-import type { GenerateResponse } from '../src/modules/marktags/schemas.js';
 import { bearer, createTestApp, type TestContext } from './helpers/app.js';
 import { engine } from './helpers/database.js';
 import { seedEvents, type EventSpec, type Owner } from './helpers/events.js';
-import { createMerchant, createPartner } from './helpers/factories.js';
+import { createMerchant, createPartner, createTag } from './helpers/factories.js';
 
 let ctx: TestContext;
 beforeAll(async () => {
   ctx = await createTestApp();
 });
 afterAll(async () => ctx.app.close());
-
-async function tagOf(token: string, merchantId: string): Promise<string> {
-  const response = await ctx.app.inject({
-    method: 'POST',
-    url: '/v1/partners/marktag/generate',
-    headers: bearer(token),
-    payload: { merchantId, domain: `t${randomUUID().slice(0, 8)}.test` },
-  });
-  return response.json<GenerateResponse>().tagId;
-}
 
 /** A small deterministic generator (mulberry32), so a failure can be replayed. */
 function random(seed: number): () => number {
@@ -74,14 +62,14 @@ describe('summary: counted in the service or by the database, the same answer', 
     const partner = await createPartner(ctx.app);
     const merchantId = await createMerchant(ctx.app, partner.token);
     token = partner.token;
-    owner = { partnerId: partner.partnerId, merchantId, tagId: await tagOf(partner.token, merchantId) };
-    otherTag = await tagOf(partner.token, merchantId);
+    owner = { partnerId: partner.partnerId, merchantId, tagId: await createTag(ctx.app, partner.token, merchantId) };
+    otherTag = await createTag(ctx.app, partner.token, merchantId);
     const next = random(20251026);
     await seedEvents(ctx.database, owner, mixedEvents(next, 500));
     await seedEvents(ctx.database, { ...owner, tagId: otherTag }, mixedEvents(next, 200));
     // Another merchant's events in the same hours: never counted.
     const strangerId = await createMerchant(ctx.app, partner.token);
-    await seedEvents(ctx.database, { ...owner, merchantId: strangerId, tagId: await tagOf(partner.token, strangerId) }, mixedEvents(next, 100));
+    await seedEvents(ctx.database, { ...owner, merchantId: strangerId, tagId: await createTag(ctx.app, partner.token, strangerId) }, mixedEvents(next, 100));
   });
 
   const ranges: [string, string][] = [

@@ -22,6 +22,18 @@ export async function createMerchant(app: App, token: string, name = `Merchant $
   return response.json<CreateMerchantResponse>().merchantId;
 }
 
+/** A tag of the merchant on a fresh domain (not verified); answers its id. */
+export async function createTag(app: App, token: string, merchantId: string): Promise<string> {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/v1/partners/marktag/generate',
+    headers: bearer(token),
+    payload: { merchantId, domain: `t${randomUUID().slice(0, 8)}.test` },
+  });
+  if (response.statusCode !== 200) throw new Error(`createTag: ${response.statusCode} ${response.body}`);
+  return response.json<{ tagId: string }>().tagId;
+}
+
 export interface LiveTag {
   token: string;
   partnerId: string;
