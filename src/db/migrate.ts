@@ -3,6 +3,7 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migrateNodePg } from 'drizzle-orm/node-postgres/migrator';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import pg from 'pg';
 import type { DatabaseHandle } from './client.js';
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -16,8 +17,11 @@ export async function migrate(handle: DatabaseHandle): Promise<void> {
     await migratePglite(drizzlePglite({ client: handle.client }), { migrationsFolder: MIGRATIONS_FOLDER });
     return;
   }
-  // A session lock on one dedicated connection: released by the server if this process dies.
-  const connection = await handle.pool.connect();
+  // A session lock on a dedicated connection (released by the server if this process dies), outside
+  // the pool, whose query timeout is for requests: waiting for another instance's migrations, or
+  // rebuilding an index of a big table, takes as long as it takes.
+  const connection = new pg.Client({ connectionString: handle.connectionString, application_name: 'marktag-migrate' });
+  await connection.connect();
   try {
     await connection.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
     try {
@@ -26,6 +30,6 @@ export async function migrate(handle: DatabaseHandle): Promise<void> {
       await connection.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]);
     }
   } finally {
-    connection.release();
+    await connection.end();
   }
 }
