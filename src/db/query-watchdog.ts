@@ -62,8 +62,9 @@ export function watchQueries(pool: pg.Pool, timeoutMs: number): () => void {
       if (result instanceof Promise) {
         const done = settled(inFlight, entry);
         void result.then(done, done);
+      } else {
+        inFlight.delete(entry);
       }
-      else inFlight.delete(entry);
       return result;
     };
     (client as unknown as { query: QueryMethod }).query = watched;
