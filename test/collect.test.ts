@@ -399,6 +399,29 @@ describe('durability', () => {
     }
   });
 
+  it('bounds the queue by bytes too: a few large events fill it as their size, not their count', async () => {
+    // Room for about 16 KiB of requests, and 50,000 events; flushes wait 300 ms so requests queue up.
+    const small = await createTestApp({}, { batch: { maxQueuedBytes: 16 * 1024, maxDelayMs: 300 } });
+    try {
+      const tag = await liveTag(small.app);
+      const large = () => ({ tagId: tag.tagId, events: [event({ properties: { blob: 'x'.repeat(4000) } }), event({ properties: { blob: 'y'.repeat(4000) } })] });
+      expect(JSON.stringify(large()).length).toBeGreaterThan(8 * 1024);
+      const first = collect(large(), {}, small.app);
+      const writer = small.app.services.events;
+      while (writer.backlog === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const refused = await collect(large(), {}, small.app);
+      expect(refused.statusCode).toBe(503);
+      expect(errorOf(refused).code).toBe('SERVICE_UNAVAILABLE');
+      expect(refused.headers['retry-after']).toBeDefined();
+      expect((await first).statusCode).toBe(202);
+      // Written, its bytes are released.
+      expect((await collect(large(), {}, small.app)).statusCode).toBe(202);
+      expect(await stored(tag.tagId)).toHaveLength(4);
+    } finally {
+      await small.app.close();
+    }
+  });
+
   it('answers 503 and never 202 when the database is stopped', async () => {
     const down = await createTestApp({}, { database: openPostgres('postgres://marktag@127.0.0.1:9/none', { connectionTimeoutMillis: 500 }) });
     try {

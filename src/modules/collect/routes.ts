@@ -33,6 +33,16 @@ function visitorCookie(id: string, secure: boolean): string {
   return `${VISITOR_COOKIE}=${id}; Max-Age=${ONE_YEAR_SECONDS}; Path=/; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
 }
 
+/**
+ * The body's size for the batch writer's byte bound. Fastify checks that what arrived matches
+ * Content-Length, so the header is the truth; a chunked body (no header) counts as the most it
+ * may be.
+ */
+function bodyBytes(request: FastifyRequest): number {
+  const declared = Number(request.headers['content-length']);
+  return Number.isSafeInteger(declared) && declared >= 0 ? declared : LIMITS.bodyBytes;
+}
+
 /** CORS for the collector only: the page's origin echoed (never `*`, since cookies go along). */
 function allowOrigin(request: FastifyRequest, reply: FastifyReply): void {
   const origin = request.headers.origin;
@@ -133,6 +143,7 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
         userAgent: request.headers['user-agent'],
         cookieVisitor: visitorFromCookie(request.headers.cookie),
         receivedAt: new Date(),
+        bodyBytes: bodyBytes(request),
       });
       if (!result.stored) {
         return reply.code(202).header('x-marktag-ignored', result.reason).send({ accepted: 0, duplicates: 0 });
