@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { errorResponses } from '../../schemas/common.js';
 import { CollectBodySchema, CollectResponseSchema, LIMITS } from './schemas.js';
 import type { CollectService } from './service.js';
-import type { TrackerAsset } from './tracker-asset.js';
+import { trackerEncoding, type TrackerAsset } from './tracker-asset.js';
 
 export interface CollectRoutesOptions {
   collector: CollectService;
@@ -78,17 +78,21 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
         operationId: 'trackerScript',
         summary: 'The tracker script',
         description:
-          'Install on every page: `<script async src="https://<trackingHost>/mtag.js" data-tag-id="<tagId>"></script>` (the tag details give the exact snippet). Cacheable; revalidate with If-None-Match.',
+          'Install on every page: `<script async src="https://<trackingHost>/mtag.js" data-tag-id="<tagId>"></script>` (the tag details give the exact snippet). Sent brotli- or gzip-compressed as Accept-Encoding allows (`Vary: Accept-Encoding`; each encoding has its own ETag). Cacheable; revalidate with If-None-Match.',
         response: { 200: Type.Unsafe<Buffer>({ type: 'string', description: 'JavaScript' }), 304: Type.Null({ description: 'Not modified' }) },
       },
     },
     async (request, reply) => {
+      const encoding = trackerEncoding(request.headers);
+      const variant = tracker[encoding];
       void reply
-        .header('etag', tracker.etag)
+        .header('vary', 'Origin, Accept-Encoding')
+        .header('etag', variant.etag)
         .header('cache-control', 'public, max-age=300, stale-while-revalidate=86400')
         .header('access-control-allow-origin', '*');
-      if (request.headers['if-none-match'] === tracker.etag) return reply.code(304).send(null);
-      return reply.type('application/javascript; charset=utf-8').send(tracker.body);
+      if (request.headers['if-none-match'] === variant.etag) return reply.code(304).send(null);
+      if (encoding !== 'identity') void reply.header('content-encoding', encoding);
+      return reply.type('application/javascript; charset=utf-8').send(variant.body);
     },
   );
 
