@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, lte, ne, or, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { marktags, type MarktagRow, type TagStatus } from '../../db/schema/index.js';
 
@@ -12,6 +12,17 @@ export interface NewMarktag {
   recordName: string;
   recordValue: string;
   trackingHost: string | null;
+}
+
+/**
+ * When a tag is due for a re-check: `afterMs` since its last check, less a share of `spread`
+ * (0 to 1) fixed per tag, so that tags verified together fall due spread over the interval; and
+ * never when checked at or after `notCheckedSince` (this pass already did it).
+ */
+export interface RecheckDue {
+  afterMs: number;
+  spread: number;
+  notCheckedSince: string;
 }
 
 export interface Verification {
@@ -138,22 +149,48 @@ export class MarktagsRepository {
 
   // --- background re-verification (operator scope: all partners unless one is named) ---
 
-  /** Live custom tags not checked for `dueAfterMs`, measured on the database's clock (the one that wrote lastCheckedAt). */
-  async dueForRecheck(dueAfterMs: number, limit: number, partnerId?: string, tx: Database = this.db): Promise<MarktagRow[]> {
-    return tx
-      .select()
+  /** The database's clock now, to the microsecond: where a re-verification pass starts. */
+  async databaseNow(tx: Database = this.db): Promise<string> {
+    const result: unknown = await tx.execute(sql`select now()::text as now`);
+    const now = (result as { rows: { now: string }[] }).rows[0]?.now;
+    if (now === undefined) throw new Error('select now() returned no row');
+    return now;
+  }
+
+  /**
+   * Claims up to `limit` live custom tags due for a re-check, least recently checked first, and
+   * marks them checked now, in one statement: neither another process nor this pass's next page
+   * claims them again. Rows another process is claiming are skipped, not waited for. Measured on
+   * the database's clock (the one that wrote lastCheckedAt).
+   */
+  async claimDueForRecheck(due: RecheckDue, limit: number, partnerId?: string, tx: Database = this.db): Promise<MarktagRow[]> {
+    // The per-tag share of the spread, in [0, 1), fixed by the tag's id.
+    const share = sql`((hashtext(${marktags.id}::text) & 1023)::float8 / 1024)`;
+    const earliest = due.afterMs * (1 - due.spread);
+    const candidates = tx
+      .select({ id: marktags.id })
       .from(marktags)
       .where(
         and(
           eq(marktags.isVerified, true),
           eq(marktags.isConnected, true),
           eq(marktags.preverified, false),
-          or(isNull(marktags.lastCheckedAt), lte(marktags.lastCheckedAt, sql`now() - ${dueAfterMs} * interval '1 millisecond'`)),
+          or(
+            isNull(marktags.lastCheckedAt),
+            and(
+              // The index's range first; then each tag's own due time within the spread.
+              lte(marktags.lastCheckedAt, sql`now() - ${earliest}::float8 * interval '1 millisecond'`),
+              lte(marktags.lastCheckedAt, sql`now() - ${due.afterMs}::float8 * (1 - ${due.spread}::float8 * ${share}) * interval '1 millisecond'`),
+              lt(marktags.lastCheckedAt, sql`${due.notCheckedSince}::timestamptz`),
+            ),
+          ),
           partnerId === undefined ? undefined : eq(marktags.partnerId, partnerId),
         ),
       )
       .orderBy(sql`${marktags.lastCheckedAt} asc nulls first`)
-      .limit(limit);
+      .limit(limit)
+      .for('update', { skipLocked: true });
+    return tx.update(marktags).set({ lastCheckedAt: sql`now()` }).where(inArray(marktags.id, candidates)).returning();
   }
 
   async recordRecheck(
