@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ApiError, type ErrorDetail } from '../../errors.js';
 import { isWithin } from '../marktags/domains.js';
 import type { BatchWriter, WriteOutcome } from './batch-writer.js';
+import type { IgnoredEventsCounter } from './ignored-events.js';
 import type { CollectionTag, EventRecord } from './repository.js';
 import { LIMITS, type CollectBody, type CollectEvent } from './schemas.js';
 import type { TagCache } from './tag-cache.js';
@@ -85,6 +86,7 @@ export class CollectService {
   constructor(
     private readonly tags: TagCache,
     private readonly writer: BatchWriter,
+    private readonly ignored: IgnoredEventsCounter,
   ) {}
 
   async collect(request: CollectRequest): Promise<CollectResult> {
@@ -103,7 +105,11 @@ export class CollectService {
       }
     }
     const agent = inspectAgent(request.userAgent);
-    if (agent.bot) return { stored: false, reason: 'bot' };
+    if (agent.bot) {
+      // Browsers only: a server-side sender belongs on the server-side events API. Counted for the tag's diagnostics.
+      this.ignored.add(tag.id, 'bot', body.events.length, request.receivedAt);
+      return { stored: false, reason: 'bot' };
+    }
 
     const known = body.visitorId ?? request.cookieVisitor;
     const visitorId = known ?? randomUUID();
