@@ -455,6 +455,21 @@ describe('ignored (bot) events', () => {
     expect((await diagnostics(tag.tagId, tag.token)).ignoredEvents).toEqual({ bot: 7 });
   });
 
+  it('keeps the counts of a failed flush for the next one', async () => {
+    const flaky = await createTestApp({}, { database: withFault(await testDatabase(), { kind: 'batch-write-fails', times: 1 }) });
+    try {
+      const tag = await liveTag();
+      await collect({ tagId: tag.tagId, events: [event(), event(), event()] }, { 'user-agent': 'curl/8.5.0' }, flaky.app);
+      await flaky.app.services.ignored.flush();
+      expect((await diagnostics(tag.tagId, tag.token)).ignoredEvents).toEqual({ bot: 0 });
+      await collect({ tagId: tag.tagId, events: [event()] }, { 'user-agent': 'curl/8.5.0' }, flaky.app);
+      await flaky.app.services.ignored.flush();
+      expect((await diagnostics(tag.tagId, tag.token)).ignoredEvents).toEqual({ bot: 4 });
+    } finally {
+      await flaky.app.close();
+    }
+  });
+
   it('flushes by itself every few seconds, and at close', async () => {
     const timed = await createTestApp({}, { database: ctx.database, ignored: { flushIntervalMs: 100 } });
     const closing = await createTestApp({}, { database: ctx.database });
