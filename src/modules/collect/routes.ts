@@ -119,7 +119,7 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
         operationId: 'collect',
         summary: 'Collect events',
         description:
-          'Called by the tracker from merchant pages (JSON or text/plain JSON, at most 64 KiB and 100 events). Answers 202 only after the events are committed; `eventId` makes replays harmless. Without a `visitorId`, the first-party cookie `mtag_vid` identifies the visitor (issued when absent). Bots are answered 202 with `accepted: 0` and `x-marktag-ignored: bot`, and nothing is stored.',
+          'Called by the tracker from merchant pages (JSON or text/plain JSON, at most 64 KiB and 100 events). Answers 202 only after the events are committed; `eventId` makes replays harmless. Without a `visitorId`, the first-party cookie `mtag_vid` identifies the visitor (issued when absent). For browsers only: a request without a browser user agent (a bot, a crawler, a headless browser, curl, a shop\'s back end) is answered 202 with `accepted: 0` and `x-marktag-ignored: bot`, nothing is stored, and its events are counted in the tag\'s `diagnostics.ignoredEvents.bot`. Server-side senders must use the server-side events API (coming) rather than this endpoint.',
         body: CollectBodySchema,
         response: {
           202: CollectResponseSchema,

@@ -95,7 +95,7 @@ export const marktagRoutes: FastifyPluginAsyncTypebox<MarktagRoutesOptions> = as
         security,
         operationId: 'getMarktag',
         summary: 'Get MarkTag',
-        description: 'A tag of one of your merchants: its state, its DNS record, where it is installed, and the snippet to install.',
+        description: 'A tag of one of your merchants: its state, its DNS record, where it is installed, the snippet to install, and diagnostics (events the collector ignored, such as bots).',
         params: TagParamsSchema,
         response: {
           200: TagDetailsSchema,
