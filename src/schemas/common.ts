@@ -75,6 +75,7 @@ export const RESPONSE_HEADERS = {
   'x-ratelimit-limit': header('Requests allowed per minute (absent when the limit is off)', { type: 'string', pattern: '^\\d+$', examples: ['6000'] }, false),
   'x-ratelimit-remaining': header('Requests left in the current minute (absent when the limit is off)', { type: 'string', pattern: '^\\d+$', examples: ['5999'] }, false),
   'x-ratelimit-reset': header('Seconds until the current minute ends (absent when the limit is off)', { type: 'string', pattern: '^\\d+$', examples: ['42'] }, false),
+  'www-authenticate': header('The RFC 6750 challenge: `Bearer realm="marktag"`, with `error="invalid_token"` when a token was sent but refused', { type: 'string', pattern: '^Bearer realm="marktag"', examples: ['Bearer realm="marktag", error="invalid_token"'] }, true),
   'idempotent-replayed': header('"true" when this is the stored answer to an earlier request with the same Idempotency-Key', { type: 'string', enum: ['true'] }, false),
 } as const;
 
@@ -98,6 +99,7 @@ function headersFor(status: number, options: ResponseOptions): HeaderSet {
   const headers: HeaderSet = pick('x-request-id');
   if (options.rateLimited) Object.assign(headers, pick(...RATE_LIMIT_HEADERS));
   if (status === 429 || status === 503) Object.assign(headers, pick('retry-after'));
+  if (status === 401) Object.assign(headers, pick('www-authenticate'));
   // A request with the same Idempotency-Key still running is told when to come back.
   if (status === 409 && options.idempotent) headers['retry-after'] = RESPONSE_HEADERS['retry-after-optional'];
   if (options.idempotent && (status < 300 || REPLAYABLE_ERRORS.has(status))) Object.assign(headers, pick('idempotent-replayed'));
