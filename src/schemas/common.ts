@@ -132,6 +132,11 @@ export function withOwnHeaders<T extends Answer>(answer: T, headers: HeaderSet):
   return { ...answer, headers };
 }
 
+/** A success schema with the sentence the document shows for that answer. */
+export function described<T extends TSchema>(description: string, schema: T): T {
+  return { ...schema, 'x-response-description': description };
+}
+
 /** Response schemas for the documented error rows of an endpoint, plus the rows every endpoint of its kind can answer. */
 export function errorResponses(table: ErrorTable, options: ResponseOptions = {}): Record<number, TSchema> {
   const rows: ErrorTable = {

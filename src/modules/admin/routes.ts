@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { PageQuerySchema, responses } from '../../schemas/common.js';
+import { PageQuerySchema, described, responses } from '../../schemas/common.js';
 import { authenticateAdmin } from '../../plugins/admin-auth.js';
 import {
   CreatePartnerBodySchema,
@@ -43,7 +43,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
           "Creates a partner and its first `mp_live_` token (shown once). With a `domain`, the answer also carries the CNAME record the partner adds on that domain so that tags under it are preverified.",
         body: CreatePartnerBodySchema,
         response: responses(
-          { 201: CreatePartnerResponseSchema },
+          { 201: described('Success Response (201 Created): the partner, its first token and its CNAME record', CreatePartnerResponseSchema) },
           { 400: ['Missing or invalid name or domain', 'VALIDATION_ERROR'], ...AUTH, ...UNAVAILABLE },
           { jsonBody: true },
         ),
@@ -66,7 +66,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
         description: 'Newest first, paginated like the merchants list.',
         querystring: PageQuerySchema,
         response: responses(
-          { 200: PartnerListSchema },
+          { 200: described('Success Response (200 OK): a page of partners', PartnerListSchema) },
           { 400: ['Invalid pagination parameters', 'VALIDATION_ERROR'], ...AUTH, ...UNAVAILABLE },
         ),
       },
@@ -86,7 +86,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
         params: PartnerParamsSchema,
         body: CreateTokenBodySchema,
         response: responses(
-          { 201: CreateTokenResponseSchema },
+          { 201: described('Success Response (201 Created): the new token', CreateTokenResponseSchema) },
           {
             400: ['Invalid partner id or token name', 'VALIDATION_ERROR'],
             ...AUTH,
@@ -114,7 +114,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
         description: 'Every token ever issued to the partner, without secrets: prefix, dates, and whether it is revoked.',
         params: PartnerParamsSchema,
         response: responses(
-          { 200: TokenListSchema },
+          { 200: described("Success Response (200 OK): the partner's tokens", TokenListSchema) },
           {
             400: ['Invalid partner id', 'VALIDATION_ERROR'],
             ...AUTH,

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { media, responseHeader, responses, withOwnHeaders } from '../../schemas/common.js';
+import { described, media, responseHeader, responses, withOwnHeaders } from '../../schemas/common.js';
 import { CollectBodySchema, CollectResponseSchema, LIMITS } from './schemas.js';
 import type { CollectService } from './service.js';
 import type { TrackerAsset } from './tracker-asset.js';
@@ -121,7 +121,7 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
         body: CollectBodySchema,
         response: responses(
           {
-            202: withOwnHeaders(CollectResponseSchema, {
+            202: withOwnHeaders(described('Success Response (202 Accepted): the events are stored', CollectResponseSchema), {
               'x-marktag-ignored': responseHeader('Why nothing was stored although the answer is 202: "bot" for a crawler or a missing user agent', { type: 'string', enum: ['bot'] }, { required: false }),
               'set-cookie': responseHeader(`The first-party visitor cookie ${VISITOR_COOKIE} (HttpOnly, SameSite=Lax, one year), when the body has no visitorId and the request had none`, { type: 'string' }, { required: false }),
             }),

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { media, responseHeader, responses, withOwnHeaders } from '../../schemas/common.js';
+import { described, media, responseHeader, responses, withOwnHeaders } from '../../schemas/common.js';
 import { partnerOf } from '../../plugins/partner-auth.js';
 import { CSV_HEADER, csvRow, ndjsonRow } from './export-format.js';
 import { ApiError } from '../../errors.js';
@@ -102,7 +102,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
           'Events of your merchants, newest first by event time (ties by id), with keyset pagination: pass `pagination.nextCursor` as `cursor` for the next page. Pages never repeat or skip an event while new ones arrive. Without `merchantId`, all your merchants; without `from`, the last 30 days.',
         querystring: EventsQuerySchema,
         response: responses(
-          { 200: EventPageSchema },
+          { 200: described('Success Response (200 OK): a page of events, newest first', EventPageSchema) },
           { 400: ['Invalid parameters: a malformed date, from after to, a bad type, or a cursor of another query', 'VALIDATION_ERROR'], ...COMMON },
           { rateLimited: true },
         ),
@@ -124,7 +124,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
           'Totals (events, distinct visitors and sessions, page views, conversions and conversion value per currency), counts by type, and a time series of `hour` or `day` buckets in the given IANA time zone, empty buckets included. Conversions are the types purchase, lead, sign_up, subscribe and start_trial.',
         querystring: SummaryQuerySchema,
         response: responses(
-          { 200: SummarySchema },
+          { 200: described('Success Response (200 OK): the summary of the range', SummarySchema) },
           { 400: ['Invalid parameters: a malformed date, from after to, an unknown time zone, or too many buckets', 'VALIDATION_ERROR'], ...COMMON },
           { rateLimited: true },
         ),

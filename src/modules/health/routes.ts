@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ApiError, RETRY_AFTER_SECONDS } from '../../errors.js';
-import { responses } from '../../schemas/common.js';
+import { described, responses } from '../../schemas/common.js';
 
 export interface HealthRoutesOptions {
   ping: () => Promise<void>;
@@ -29,7 +29,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
         summary: 'Liveness',
         description: 'Answers 200 while the process is up, whatever the database does.',
         security: [],
-        response: responses({ 200: Type.Object({ status: Type.Literal('ok') }, { 'x-response-description': 'The process is up' }) }, {}),
+        response: responses({ 200: described('The process is up', Type.Object({ status: Type.Literal('ok') })) }, {}),
       },
     },
     async () => ({ status: 'ok' as const }),
@@ -46,7 +46,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
         description: 'Answers 200 when the database takes queries, else 503: take the instance out of rotation.',
         security: [],
         response: responses(
-          { 200: Type.Object({ status: Type.Literal('ready') }, { 'x-response-description': 'The database answers' }) },
+          { 200: described('The database answers', Type.Object({ status: Type.Literal('ready') })) },
           { 503: ['The database does not answer', 'SERVICE_UNAVAILABLE'] },
         ),
       },

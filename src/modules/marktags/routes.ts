@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { IdempotencyHeadersSchema, responses } from '../../schemas/common.js';
+import { IdempotencyHeadersSchema, described, responses } from '../../schemas/common.js';
 import { partnerOf } from '../../plugins/partner-auth.js';
 import { GenerateBodySchema, GenerateResponseSchema, TagDetailsSchema, TagParamsSchema, VerifyBodySchema, VerifyResponseSchema } from './schemas.js';
 import type { MarktagsService } from './service.js';
@@ -31,7 +31,7 @@ export const marktagRoutes: FastifyPluginAsyncTypebox<MarktagRoutesOptions> = as
         headers: IdempotencyHeadersSchema,
         body: GenerateBodySchema,
         response: responses(
-          { 200: GenerateResponseSchema },
+          { 200: described('Success Response (200 OK): the new or existing tag', GenerateResponseSchema) },
           {
             400: ['Missing merchantId, invalid domain format, or unable to process domain', 'VALIDATION_ERROR'],
             ...UNAUTHORIZED,
@@ -66,7 +66,7 @@ export const marktagRoutes: FastifyPluginAsyncTypebox<MarktagRoutesOptions> = as
         headers: IdempotencyHeadersSchema,
         body: VerifyBodySchema,
         response: responses(
-          { 200: VerifyResponseSchema },
+          { 200: described('Success Response (200 OK): the tag is verified', VerifyResponseSchema) },
           {
             400: ['Invalid subdomain format, incomplete configuration, or verification failed', 'VALIDATION_ERROR'],
             ...UNAUTHORIZED,
@@ -100,7 +100,7 @@ export const marktagRoutes: FastifyPluginAsyncTypebox<MarktagRoutesOptions> = as
         description: 'A tag of one of your merchants: its state, its DNS record, where it is installed, and the snippet to install.',
         params: TagParamsSchema,
         response: responses(
-          { 200: TagDetailsSchema },
+          { 200: described('Success Response (200 OK): the tag', TagDetailsSchema) },
           {
             400: ['tagId is not a valid UUID', 'VALIDATION_ERROR'],
             ...UNAUTHORIZED,

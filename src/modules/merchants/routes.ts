@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { IdempotencyHeadersSchema, PageQuerySchema, responses } from '../../schemas/common.js';
+import { IdempotencyHeadersSchema, PageQuerySchema, described, responses } from '../../schemas/common.js';
 import { partnerOf } from '../../plugins/partner-auth.js';
 import {
   CreateMerchantBodySchema,
@@ -40,7 +40,7 @@ export const merchantRoutes: FastifyPluginAsyncTypebox<MerchantRoutesOptions> = 
           'Retrieve a paginated list of all merchants associated with your partner account, newest first. Check `pagination.hasNextPage` to know whether more pages exist.',
         querystring: PageQuerySchema,
         response: responses(
-          { 200: MerchantListSchema },
+          { 200: described('Success Response (200 OK): a page of merchants', MerchantListSchema) },
           { 400: ['Invalid pagination parameters (page < 1 or limit > 100)', 'VALIDATION_ERROR'], ...COMMON },
           { rateLimited: true },
         ),
@@ -63,7 +63,7 @@ export const merchantRoutes: FastifyPluginAsyncTypebox<MerchantRoutesOptions> = 
         headers: IdempotencyHeadersSchema,
         body: CreateMerchantBodySchema,
         response: responses(
-          { 201: CreateMerchantResponseSchema },
+          { 201: described('Success Response (201 Created)', CreateMerchantResponseSchema) },
           {
             400: ['Missing or invalid merchant name', 'VALIDATION_ERROR'],
             409: ['The Idempotency-Key was used with a different request, or that request is still running', 'IDEMPOTENCY_CONFLICT'],
@@ -91,7 +91,7 @@ export const merchantRoutes: FastifyPluginAsyncTypebox<MerchantRoutesOptions> = 
         description: 'One merchant of your partner account, with its MarkTags.',
         params: MerchantParamsSchema,
         response: responses(
-          { 200: MerchantDetailsSchema },
+          { 200: described('Success Response (200 OK): the merchant', MerchantDetailsSchema) },
           { 400: ['merchantId is not a valid UUID', 'VALIDATION_ERROR'], ...NOT_FOUND, ...COMMON },
           { rateLimited: true, pathParams: true },
         ),
@@ -113,7 +113,7 @@ export const merchantRoutes: FastifyPluginAsyncTypebox<MerchantRoutesOptions> = 
         params: MerchantParamsSchema,
         body: UpdateMerchantBodySchema,
         response: responses(
-          { 200: MerchantDetailsSchema },
+          { 200: described('Success Response (200 OK): the renamed merchant', MerchantDetailsSchema) },
           { 400: ['Invalid merchantId or merchant name', 'VALIDATION_ERROR'], ...NOT_FOUND, ...COMMON },
           { rateLimited: true, pathParams: true, jsonBody: true },
         ),

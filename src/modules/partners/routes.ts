@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { responses } from '../../schemas/common.js';
+import { described, responses } from '../../schemas/common.js';
 import { partnerOf } from '../../plugins/partner-auth.js';
 import { MeSchema } from './schemas.js';
 
@@ -16,7 +16,7 @@ export const partnerRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Test your connection',
         description: 'Answers with the partner the Bearer token belongs to. Use it to check a token.',
         response: responses(
-          { 200: MeSchema },
+          { 200: described('Success Response (200 OK): the partner of the token', MeSchema) },
           {
             401: ['Missing, invalid or revoked Bearer token', 'AUTHENTICATION_ERROR'],
             500: ['Unable to process request', 'SERVICE_ERROR'],
