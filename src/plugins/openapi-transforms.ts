@@ -31,7 +31,7 @@ export function clientView(schema: FastifySchema | undefined): FastifySchema | u
 /**
  * @fastify/swagger copies every keyword of a response header into the header's schema, so the
  * header's own `required` flag cannot be given at the source; the shared header definitions mark
- * it `x-header-required` (schemas/common.ts), and this moves it where OpenAPI reads it.
+ * it `x-header-required` (schemas/responses.ts), and this moves it where OpenAPI reads it.
  */
 export function liftRequiredHeaders<T extends object>(document: T): T {
   const paths = (document as { paths?: unknown }).paths;

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { PageQuerySchema, described, responses } from '../../schemas/common.js';
+import { PageQuerySchema } from '../../schemas/common.js';
+import { described, responses } from '../../schemas/responses.js';
 import { authenticateAdmin } from '../../plugins/admin-auth.js';
 import {
   CreatePartnerBodySchema,

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { described, media, responseHeader, responses, withOwnHeaders } from '../../schemas/common.js';
+import { described, media, responseHeader, responses, withOwnHeaders } from '../../schemas/responses.js';
 import { CollectBodySchema, CollectResponseSchema, LIMITS } from './schemas.js';
 import type { CollectService } from './service.js';
 import type { TrackerAsset } from './tracker-asset.js';

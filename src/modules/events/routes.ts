@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { described, media, responseHeader, responses, withOwnHeaders } from '../../schemas/common.js';
+import { described, media, responseHeader, responses, withOwnHeaders } from '../../schemas/responses.js';
 import { partnerOf } from '../../plugins/partner-auth.js';
 import { CSV_HEADER, csvRow, ndjsonRow } from './export-format.js';
 import { ApiError } from '../../errors.js';

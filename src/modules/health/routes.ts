@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ApiError, RETRY_AFTER_SECONDS } from '../../errors.js';
-import { described, responses } from '../../schemas/common.js';
+import { described, responses } from '../../schemas/responses.js';
 
 export interface HealthRoutesOptions {
   ping: () => Promise<void>;

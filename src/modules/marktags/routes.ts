@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { IdempotencyHeadersSchema, described, responses } from '../../schemas/common.js';
+import { IdempotencyHeadersSchema } from '../../schemas/common.js';
+import { described, responses } from '../../schemas/responses.js';
 import { partnerOf } from '../../plugins/partner-auth.js';
 import { GenerateBodySchema, GenerateResponseSchema, TagDetailsSchema, TagParamsSchema, VerifyBodySchema, VerifyResponseSchema } from './schemas.js';
 import type { MarktagsService } from './service.js';

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { IdempotencyHeadersSchema, PageQuerySchema, described, responses } from '../../schemas/common.js';
+import { IdempotencyHeadersSchema, PageQuerySchema } from '../../schemas/common.js';
+import { described, responses } from '../../schemas/responses.js';
 import { partnerOf } from '../../plugins/partner-auth.js';
 import {
   CreateMerchantBodySchema,

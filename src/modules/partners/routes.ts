@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { described, responses } from '../../schemas/common.js';
+import { described, responses } from '../../schemas/responses.js';
 import { partnerOf } from '../../plugins/partner-auth.js';
 import { MeSchema } from './schemas.js';
 
