@@ -24,6 +24,7 @@ import { EventsService } from './modules/events/service.js';
 import { healthRoutes } from './modules/health/routes.js';
 import { Metrics, type Listener } from './modules/metrics/metrics.js';
 import { measureRequests, metricsRoutes } from './modules/metrics/routes.js';
+import { observeState } from './modules/metrics/state.js';
 import { IdempotencyRepository } from './modules/idempotency/repository.js';
 import { systemDnsResolver, type DnsResolver } from './modules/marktags/dns-resolver.js';
 import { MarktagsRepository } from './modules/marktags/repository.js';
@@ -85,33 +86,6 @@ declare module 'fastify' {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const IDEMPOTENCY_SWEEP_MS = 60 * 60 * 1000;
-
-const BACKLOG_SCRAPE_TIMEOUT_MS = 1000;
-
-/** State that already lives in the services, read when Prometheus scrapes. */
-function observeState(
-  metrics: Metrics,
-  parts: { config: Config; database: DatabaseHandle; writer: BatchWriter; hub: StreamHub; reverifier: Reverifier },
-): void {
-  const { config, database, writer, hub, reverifier } = parts;
-  metrics.gauge('marktag_batch_queue_events', 'Collector events waiting for, or in, a group-commit flush', () => writer.backlog);
-  metrics.gauge('marktag_streams_open', 'Live event streams open in this process', () => hub.size);
-  if (database.engine === 'postgres') {
-    const { pool } = database;
-    metrics.labelledGauge('marktag_db_pool_connections', 'PostgreSQL pool connections, idle or busy', 'state', () => ({
-      idle: pool.idleCount,
-      busy: pool.totalCount - pool.idleCount,
-    }));
-    metrics.gauge('marktag_db_pool_waiting', 'Queries waiting for a pool connection', () => pool.waitingCount);
-    metrics.gauge('marktag_db_pool_max', 'PostgreSQL pool size limit', () => pool.options.max);
-  }
-  if (config.role !== 'collector' && config.reverifyIntervalMs !== null) {
-    // A database question: bounded, and left out of the scrape rather than failing it when the database is away.
-    metrics.gauge('marktag_reverify_backlog_tags', 'Verified custom tags due for a DNS re-check (the same for every process)', () =>
-      Promise.race([reverifier.backlog(), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), BACKLOG_SCRAPE_TIMEOUT_MS).unref())]),
-    );
-  }
-}
 
 type Logging = { logger: FastifyServerOptions['logger'] } | { loggerInstance: FastifyBaseLogger };
 

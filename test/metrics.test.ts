@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, type TestContext } from './helpers/app.js';
+import { openPostgres } from '../src/db/client.js';
 import { engine } from './helpers/database.js';
 import { TestDnsServer } from './helpers/dns-server.js';
 import { createLiveTag, createMerchant, createPartner } from './helpers/factories.js';
@@ -237,5 +238,22 @@ describe('GET /metrics', () => {
     expect(connections).toBeGreaterThanOrEqual(1);
     expect(connections).toBeLessThanOrEqual(max);
     expect(samples.get('marktag_db_pool_waiting')).toHaveLength(1);
+  });
+
+  it('still answers while the database is unreachable, with NaN for what needs it', async () => {
+    const database = openPostgres('postgres://marktag@127.0.0.1:1/none', { connectionTimeoutMillis: 3000 });
+    const down = await createTestApp({ MARKTAG_REVERIFY_INTERVAL: '1h' }, { database });
+    try {
+      const { samples } = await scrape(down);
+      expect(samples.get('marktag_reverify_backlog_tags')).toHaveLength(1);
+      expect(valueOf(samples, 'marktag_reverify_backlog_tags')).toBeNaN();
+      expect(valueOf(samples, 'marktag_db_pool_max')).toBeGreaterThan(0);
+      // What lives in the process is still there.
+      expect(samples.get('marktag_streams_open')).toEqual([{ labels: {}, value: 0 }]);
+      expect(samples.get('marktag_batch_queue_events')).toEqual([{ labels: {}, value: 0 }]);
+    } finally {
+      await down.app.close();
+      await database.close();
+    }
   });
 });

@@ -67,18 +67,20 @@ export class Metrics {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
-  /** A gauge read when scraped. `read` answering undefined (or failing) leaves the series out of that scrape. */
+  /**
+   * A gauge read when scraped. `read` answering undefined (or failing) reports NaN for that scrape:
+   * an unknown value, never a stale or a made-up one (a series without labels cannot be left out).
+   */
   gauge(name: string, help: string, read: () => number | undefined | Promise<number | undefined>): void {
     new Gauge({
       name,
       help,
       registers: [this.registry],
       async collect() {
-        this.reset();
         const value = await Promise.resolve()
           .then(read)
           .catch(() => undefined);
-        if (value !== undefined) this.set(value);
+        this.set(value ?? NaN);
       },
     });
   }
