@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, lte, ne, or, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { ignoredEvents, marktags, type IgnoredEventsRow, type MarktagRow, type TagStatus } from '../../db/schema/index.js';
 
@@ -17,6 +17,16 @@ export interface NewMarktag {
 export interface Verification {
   hostname: string;
   trackingHost: string;
+}
+
+/** Verified custom tags not re-checked for `dueAfterMs`: what the re-verifier works through. */
+function isDueForRecheck(dueAfterMs: number): SQL | undefined {
+  return and(
+    eq(marktags.isVerified, true),
+    eq(marktags.isConnected, true),
+    eq(marktags.preverified, false),
+    or(isNull(marktags.lastCheckedAt), lte(marktags.lastCheckedAt, sql`now() - ${dueAfterMs} * interval '1 millisecond'`)),
+  );
 }
 
 /** Marktags, confined to one partner, except the two cross-partner questions verification must ask. */
@@ -151,17 +161,15 @@ export class MarktagsRepository {
     return tx
       .select()
       .from(marktags)
-      .where(
-        and(
-          eq(marktags.isVerified, true),
-          eq(marktags.isConnected, true),
-          eq(marktags.preverified, false),
-          or(isNull(marktags.lastCheckedAt), lte(marktags.lastCheckedAt, sql`now() - ${dueAfterMs} * interval '1 millisecond'`)),
-          partnerId === undefined ? undefined : eq(marktags.partnerId, partnerId),
-        ),
-      )
+      .where(and(isDueForRecheck(dueAfterMs), partnerId === undefined ? undefined : eq(marktags.partnerId, partnerId)))
       .orderBy(sql`${marktags.lastCheckedAt} asc nulls first`)
       .limit(limit);
+  }
+
+  /** How many tags `dueForRecheck` would find without a limit (the re-verification backlog). */
+  async countDueForRecheck(dueAfterMs: number, tx: Database = this.db): Promise<number> {
+    const [row] = await tx.select({ due: count() }).from(marktags).where(isDueForRecheck(dueAfterMs));
+    return row?.due ?? 0;
   }
 
   async recordRecheck(

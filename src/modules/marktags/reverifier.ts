@@ -4,6 +4,7 @@ import type { MarktagRow } from '../../db/schema/index.js';
 import { DnsUnavailableError, type DnsResolver } from './dns-resolver.js';
 import { verifyDns } from './dns-verifier.js';
 import type { MarktagsRepository } from './repository.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 export interface ReverifierOptions {
   /** How often each live custom tag is re-checked. */
@@ -30,6 +31,7 @@ export interface RecheckSummary {
 /** Arbitrary, fixed: the advisory lock that keeps re-verification to one process at a time. */
 const RECHECK_LOCK_ID = 7_305_826_412;
 const JITTER = 0.2;
+const RECHECK_OUTCOMES = { passed: 'verified', failed: 'failed', inconclusive: 'unavailable' } as const;
 
 /**
  * Re-checks verified custom tags in the background: the CNAME of the host that matched must still
@@ -47,7 +49,13 @@ export class Reverifier {
     private readonly dns: DnsResolver,
     private readonly options: ReverifierOptions,
     private readonly log: FastifyBaseLogger,
+    private readonly metrics?: Metrics,
   ) {}
+
+  /** Verified custom tags due for a re-check now: the work the next runs have ahead of them. */
+  async backlog(): Promise<number> {
+    return this.tags.countDueForRecheck(this.options.intervalMs * (1 - JITTER));
+  }
 
   start(): void {
     this.stopped = false;
@@ -108,6 +116,7 @@ export class Reverifier {
     }
     summary.checked++;
     summary[outcome]++;
+    this.metrics?.dnsVerifications.inc({ check: 'recheck', outcome: RECHECK_OUTCOMES[outcome] });
     const updated = await this.tags.recordRecheck(tag.partnerId, tag.id, outcome, this.options.failuresToDisconnect ?? 3);
     if (updated && !updated.isConnected) {
       summary.disconnected++;
