@@ -53,9 +53,9 @@ async function countEvents(databaseUrl: string): Promise<number> {
   }
 }
 
-async function tenants(base: string, partners: number, merchantsEach: number): Promise<Tenant[]> {
+async function tenants(server: Server, partners: number, merchantsEach: number): Promise<Tenant[]> {
   const list: Tenant[] = [];
-  for (let i = 0; i < partners; i++) list.push(await tenant(base, merchantsEach));
+  for (let i = 0; i < partners; i++) list.push(await tenant(server, merchantsEach));
   return list;
 }
 
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     // 1, 2 and 5: the collector on PostgreSQL, in a fresh process so its peak memory is theirs.
     const server = await startMarktag(env);
     running.push(server);
-    const collectorTenant = await tenant(server.url, 10);
+    const collectorTenant = await tenant(server, 10);
     const tagIds = collectorTenant.merchants.map((m) => m.tagId);
     const one = await hammer(`${server.url}/v1/collect`, { connections: CONNECTIONS, seconds: SECONDS, body: () => batchBody(tagIds, 1) });
     const storedAfterOne = await countEvents(databaseUrl);
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     report({ name: '5. server memory during 1 and 2', value: rss, unit: 'MB', target: '≤ 300 MB peak RSS', pass: rss <= 300, detail: 'VmHWM of the server process' });
 
     // 3: the Events API over a loaded table.
-    const apiTenant = await tenant(server.url, 100);
+    const apiTenant = await tenant(server, 100);
     const owners = apiTenant.merchants.map((m) => ({ ...m, partnerId: apiTenant.partnerId }));
     const loadRate = await copyEvents(databaseUrl, owners, API_EVENTS);
     const latency = await eventsApiLatency(server.url, apiTenant.token, apiTenant.merchants.map((m) => m.merchantId), SAMPLES);
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     }
 
     // 4: live streams while collecting.
-    const streamTenants = await tenants(server.url, 25, 4);
+    const streamTenants = await tenants(server, 25, 4);
     const spread = await fanout(server.url, streamTenants, FANOUT_RATE, SECONDS);
     report({
       name: '4. stream fan-out',
@@ -136,7 +136,7 @@ async function main(): Promise<void> {
     // 6: embedded mode (PGlite in the server process): reported, no target.
     const embedded = await startMarktag({ MARKTAG_ADMIN_TOKEN: ADMIN_TOKEN, MARKTAG_DATA_DIR: dataDir });
     running.push(embedded);
-    const embeddedTenant = await tenant(embedded.url, 10);
+    const embeddedTenant = await tenant(embedded, 10);
     const embeddedTags = embeddedTenant.merchants.map((m) => m.tagId);
     const lite = await hammer(`${embedded.url}/v1/collect`, { connections: CONNECTIONS, seconds: SECONDS, body: () => batchBody(embeddedTags, 1) });
     report({

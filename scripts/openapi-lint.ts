@@ -10,12 +10,13 @@ import { openPglite } from '../src/db/client.js';
 
 /**
  * `npm run openapi:lint`: builds the app exactly as the server does (without listening), writes
- * the document it serves at /openapi.json to a temporary file, and lints it with Redocly's
- * recommended rules (redocly.yaml). Exits with Redocly's status: any error fails CI.
+ * the documents both listeners serve at /openapi.json (the public one and the admin one) to
+ * temporary files, and lints them with Redocly's recommended rules (redocly.yaml). Exits with
+ * Redocly's status: any error fails CI.
  */
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-async function servedDocument(): Promise<unknown> {
+async function servedDocuments(): Promise<{ public: unknown; admin: unknown }> {
   // The configuration of this environment (MARKTAG_PUBLIC_URL names the server), minus what
   // would reach outside: no database server, no Redis. Nothing is queried to build the document.
   const config = loadConfig({ ...process.env, DATABASE_URL: '', REDIS_URL: '', LOG_LEVEL: 'silent' });
@@ -26,7 +27,8 @@ async function servedDocument(): Promise<unknown> {
   const app = await buildApp(config, { database, adminToken, logger: false, tracker: { identity: stub, gzip: stub, br: stub } });
   try {
     await app.ready();
-    return app.swagger();
+    await app.admin.ready();
+    return { public: app.swagger(), admin: app.admin.swagger() };
   } finally {
     await app.close();
     await database.close();
@@ -35,10 +37,14 @@ async function servedDocument(): Promise<unknown> {
 
 const directory = mkdtempSync(path.join(tmpdir(), 'marktag-openapi-'));
 try {
-  const file = path.join(directory, 'openapi.json');
-  writeFileSync(file, JSON.stringify(await servedDocument(), null, 2));
+  const documents = await servedDocuments();
+  const files = Object.entries(documents).map(([listener, document]) => {
+    const file = path.join(directory, `openapi-${listener}.json`);
+    writeFileSync(file, JSON.stringify(document, null, 2));
+    return file;
+  });
   const redocly = path.join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'redocly.cmd' : 'redocly');
-  const result = spawnSync(redocly, ['lint', file, '--config', path.join(root, 'redocly.yaml'), '--format', 'stylish'], {
+  const result = spawnSync(redocly, ['lint', ...files, '--config', path.join(root, 'redocly.yaml'), '--format', 'stylish'], {
     stdio: 'inherit',
     env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
   });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Redis } from 'ioredis';
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/client.js';
 import { registerErrorHandling, sendError } from './errors.js';
@@ -23,6 +23,9 @@ import { DEFAULT_HUB_OPTIONS, StreamHub, type StreamHubOptions } from './modules
 import { eventRoutes } from './modules/events/routes.js';
 import { EventsService } from './modules/events/service.js';
 import { healthRoutes } from './modules/health/routes.js';
+import { Metrics, type Listener } from './modules/metrics/metrics.js';
+import { measureRequests, metricsRoutes } from './modules/metrics/routes.js';
+import { observeState } from './modules/metrics/state.js';
 import { IdempotencyRepository } from './modules/idempotency/repository.js';
 import { systemDnsResolver, type DnsResolver } from './modules/marktags/dns-resolver.js';
 import { MarktagsRepository } from './modules/marktags/repository.js';
@@ -62,6 +65,7 @@ export interface AppDeps {
   logger?: FastifyServerOptions['logger'];
 }
 
+/** The public listener (tracking hosts, Partners API); `app.admin` is the admin listener's instance. */
 export type App = FastifyInstance;
 
 /** Services that outlive a request: the server starts their background work, tests drive them. */
@@ -77,16 +81,23 @@ export interface Services {
 declare module 'fastify' {
   interface FastifyInstance {
     services: Services;
+    /**
+     * The admin listener: the Admin API and its reference where the APIs run, and /metrics in every
+     * role. Its own instance, so no route of it can be reached through a tracking host.
+     */
+    admin: FastifyInstance;
   }
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const IDEMPOTENCY_SWEEP_MS = 60 * 60 * 1000;
 
-/** Builds the whole service; never listens. The server and every test call this same function. */
-export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
+type Logging = { logger: FastifyServerOptions['logger'] } | { loggerInstance: FastifyBaseLogger };
+
+/** One listener's Fastify instance: the options, request ids, error envelope and request metrics both listeners share. */
+function httpInstance(config: Config, logging: Logging, metrics: Metrics, listener: Listener): FastifyInstance {
   const app = Fastify({
-    logger: deps.logger ?? loggerOptions(config.logLevel, false),
+    ...logging,
     // A caller's own request id is kept when it is sane, so logs can be joined across systems.
     requestIdHeader: false,
     genReqId: (request) => {
@@ -117,13 +128,30 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     void reply.header('x-request-id', request.id);
     void reply.header('x-content-type-options', 'nosniff');
   });
-
+  measureRequests(app, metrics, listener);
   registerErrorHandling(app);
-  await app.register(openApiPlugin, { publicUrl: config.publicUrl, version: VERSION });
+  return app;
+}
+
+/**
+ * Builds the whole service; never listens. The server and every test call this same function.
+ * Two instances share the services: the public one (returned) for tracking hosts and partners,
+ * and `app.admin` for the operator, which the server listens on apart (loopback by default).
+ */
+export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
+  const metrics = new Metrics();
+  const logger = deps.logger ?? loggerOptions(config.logLevel, false);
+  const app = httpInstance(config, { logger }, metrics, 'public');
+  // One logger for both listeners: the same redaction, and one pretty-printing worker, not two.
+  const admin = httpInstance(config, logger === false ? { logger: false } : { loggerInstance: app.log.child({ listener: 'admin' }) }, metrics, 'admin');
+  app.decorate('admin', admin);
+  app.addHook('onClose', async () => admin.close());
+  await app.register(openApiPlugin, { publicUrl: config.publicUrl, version: VERSION, audience: 'public' });
+  await admin.register(metricsRoutes, { metrics });
 
   const { db } = deps.database;
   const tokens = new TokensService(new TokensRepository(db));
-  const admin = new AdminService(db, new PartnersRepository(db), tokens, {
+  const adminService = new AdminService(db, new PartnersRepository(db), tokens, {
     cnameTarget: config.cnameTarget,
     recordName: config.recordName,
   });
@@ -135,12 +163,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     recordName: config.recordName,
     dnsTimeoutMs: config.dnsTimeoutMs,
     publicUrl: config.publicUrl,
-  });
+  }, metrics);
   const collectRepository = new CollectRepository(db, deps.database.run);
   const bus =
     deps.bus ??
     (deps.database.engine === 'postgres' ? new PostgresEventBus(deps.database.connectionString, app.log) : new InProcessEventBus());
-  const writer = new BatchWriter(collectRepository, app.log, bus, { ...DEFAULT_BATCH_OPTIONS, ...deps.batch });
+  const writer = new BatchWriter(collectRepository, app.log, bus, { ...DEFAULT_BATCH_OPTIONS, ...deps.batch }, metrics);
   const ignored = new IgnoredEventsCounter(collectRepository, app.log, { ...DEFAULT_IGNORED_OPTIONS, ...deps.ignored });
   const collector = new CollectService(new TagCache(collectRepository), writer, ignored);
   const merchants = new MerchantsService(db, merchantsRepository, marktags);
@@ -154,8 +182,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     dns,
     { intervalMs: config.reverifyIntervalMs ?? 6 * 3_600_000, dnsTimeoutMs: config.dnsTimeoutMs },
     app.log,
+    metrics,
   );
   app.decorate('services', { marktags, reverifier, events: writer, streams: hub, ignored });
+  observeState(metrics, { config, database: deps.database, writer, hub, reverifier });
   app.addHook('onClose', async () => {
     await reverifier.stop();
     await writer.close();
@@ -182,15 +212,16 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   if (config.role !== 'api') {
     await app.register(async (collectorScope) => {
       await limitPerTag(collectorScope, { perMinute: config.collectRateLimit, redis });
-      await collectorScope.register(collectRoutes, { collector, tracker: deps.tracker ?? loadTracker() });
+      await collectorScope.register(collectRoutes, { collector, tracker: deps.tracker ?? loadTracker(), metrics });
     });
   }
 
   if (config.role !== 'collector') {
-    await app.register(
+    await admin.register(openApiPlugin, { version: VERSION, audience: 'admin' });
+    await admin.register(
       async (adminScope) => {
         adminScope.addHook('onRequest', apiSecurityHeaders);
-        await adminScope.register(adminRoutes, { admin, adminToken: deps.adminToken });
+        await adminScope.register(adminRoutes, { admin: adminService, adminToken: deps.adminToken });
       },
       { prefix: '/v1/admin' },
     );

@@ -17,6 +17,9 @@ export interface DnsServer {
 export interface Config {
   port: number;
   host: string;
+  /** The Admin API and /metrics listen here, apart from the tracking hosts (0: any free port). */
+  adminPort: number;
+  adminHost: string;
   databaseUrl: string | undefined;
   dataDir: string;
   adminToken: string | undefined;
@@ -165,6 +168,24 @@ function redisUrl(env: Env): string | undefined {
   return raw;
 }
 
+/** The admin listener's address: an IP address or a host name such as localhost. */
+function listenHost(env: Env, name: string, fallback: string): string {
+  const value = read(env, name) ?? fallback;
+  if (isIP(value) === 0 && value !== 'localhost' && !HOSTNAME.test(value)) {
+    throw new ConfigError(name, `must be an IP address or a host name such as 127.0.0.1, got "${value}"`);
+  }
+  return value;
+}
+
+export const DEFAULT_ADMIN_PORT = 3001;
+
+/** 3001; when PORT is 0 (any free port, as in tests), any free port too, so two such servers never collide. */
+function adminPort(env: Env, port: number): number {
+  const value = integer(env, 'MARKTAG_ADMIN_PORT', port === 0 ? 0 : DEFAULT_ADMIN_PORT, 0, 65535);
+  if (value !== 0 && value === port) throw new ConfigError('MARKTAG_ADMIN_PORT', `must differ from PORT (${port})`);
+  return value;
+}
+
 function adminToken(env: Env): string | undefined {
   const value = read(env, 'MARKTAG_ADMIN_TOKEN');
   if (value !== undefined && value.length < 24) {
@@ -182,6 +203,8 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     port,
     host: read(env, 'HOST') ?? '0.0.0.0',
+    adminPort: adminPort(env, port),
+    adminHost: listenHost(env, 'MARKTAG_ADMIN_HOST', '127.0.0.1'),
     databaseUrl: databaseUrl(env),
     dataDir: path.resolve(read(env, 'MARKTAG_DATA_DIR') ?? '.marktag'),
     adminToken: adminToken(env),
@@ -207,9 +230,9 @@ export interface CliConfig {
   dataDir: string;
 }
 
-/** What the `marktag` admin commands need: where the server is and how to prove we are its operator. */
+/** What the `marktag` admin commands need: where the server's admin listener is and how to prove we are its operator. */
 export function loadCliConfig(env: Env = process.env): CliConfig {
-  const port = integer(env, 'PORT', 3000, 1, 65535);
+  const port = integer(env, 'MARKTAG_ADMIN_PORT', DEFAULT_ADMIN_PORT, 1, 65535);
   return {
     serverUrl: httpUrl(env, 'MARKTAG_URL', `http://127.0.0.1:${port}`),
     adminToken: read(env, 'MARKTAG_ADMIN_TOKEN'),

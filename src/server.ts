@@ -8,11 +8,13 @@ import { loggerOptions } from './logger.js';
 export interface RunningServer {
   app: App;
   url: string;
+  /** The admin listener: Admin API, its reference, /metrics. */
+  adminUrl: string;
   /** Stops taking requests, finishes the ones in flight, then closes the database. */
   close(): Promise<void>;
 }
 
-/** config → database → migrations → app → listen. */
+/** config → database → migrations → app → listen, on the public address and, apart, the admin one. */
 export async function startServer(config: Config, options: { pretty?: boolean } = {}): Promise<RunningServer> {
   const database = await openMigratedDatabase(config);
   const admin = ensureAdminToken(config.adminToken, config.dataDir);
@@ -23,23 +25,26 @@ export async function startServer(config: Config, options: { pretty?: boolean } 
   });
 
   let url: string;
+  let adminUrl: string;
   try {
     url = await app.listen({ port: config.port, host: config.host });
+    adminUrl = await app.admin.listen({ port: config.adminPort, host: config.adminHost });
   } catch (error) {
-    // Port taken or not permitted: release the database so the process can exit at once.
+    // Port taken or not permitted: release the database so the process can exit at once (closing the app closes both listeners).
     await app.close();
     await database.close();
     throw error;
   }
   if (config.reverifyIntervalMs !== null && config.role !== 'collector') app.services.reverifier.start();
   const stopMaintenance = startEmbeddedMaintenance(database, app.log);
-  app.log.info({ database: describeDatabase(config), role: config.role }, `MarkTag listening on ${url}`);
+  app.log.info({ database: describeDatabase(config), role: config.role, adminUrl }, `MarkTag listening on ${url}`);
   if (admin.created) app.log.info({ file: admin.file }, 'generated an admin token; it is in this file (mode 0600)');
   else if (admin.file) app.log.info({ file: admin.file }, 'admin token read from this file');
 
   return {
     app,
     url,
+    adminUrl,
     // The database closes last: app.close() first lets in-flight requests finish and the collector
     // commit what it holds (onClose hooks run newest first, so a hook here would run too early).
     close: async () => {

@@ -17,7 +17,7 @@ const admin = bearer(ADMIN_TOKEN);
 
 describe('POST /v1/admin/partners', () => {
   it('onboards a partner with a domain: first token (shown once) and the CNAME record', async () => {
-    const response = await ctx.app.inject({
+    const response = await ctx.admin.inject({
       method: 'POST',
       url: '/v1/admin/partners',
       headers: admin,
@@ -65,7 +65,7 @@ describe('POST /v1/admin/partners', () => {
     [{ name: 'A', domain: 'localhost' }, 'domain', 'domain must be a valid domain without protocol or www prefix'],
     [{ name: 'A', extra: true }, 'extra', 'extra is not a known body'],
   ])('refuses %j with 400 VALIDATION_ERROR', async (payload, field, message) => {
-    const response = await ctx.app.inject({ method: 'POST', url: '/v1/admin/partners', headers: admin, payload });
+    const response = await ctx.admin.inject({ method: 'POST', url: '/v1/admin/partners', headers: admin, payload });
     expect(response.statusCode).toBe(400);
     expect(errorOf(response)).toMatchObject({ code: 'VALIDATION_ERROR', message, details: [{ field, message }] });
   });
@@ -75,7 +75,7 @@ describe('GET /v1/admin/partners', () => {
   it('lists partners newest first with the merchants-list pagination', async () => {
     const first = await createPartner(ctx.app);
     const second = await createPartner(ctx.app);
-    const response = await ctx.app.inject({ method: 'GET', url: '/v1/admin/partners?limit=2', headers: admin });
+    const response = await ctx.admin.inject({ method: 'GET', url: '/v1/admin/partners?limit=2', headers: admin });
     expect(response.statusCode).toBe(200);
     const body = response.json<PartnerList>();
     expect(body.partners.map((p) => p.partnerId)).toEqual([second.partnerId, first.partnerId]);
@@ -84,7 +84,7 @@ describe('GET /v1/admin/partners', () => {
   });
 
   it('refuses bad pagination', async () => {
-    const response = await ctx.app.inject({ method: 'GET', url: '/v1/admin/partners?limit=1000', headers: admin });
+    const response = await ctx.admin.inject({ method: 'GET', url: '/v1/admin/partners?limit=1000', headers: admin });
     expect(response.statusCode).toBe(400);
     expect(errorOf(response).code).toBe('VALIDATION_ERROR');
   });
@@ -93,7 +93,7 @@ describe('GET /v1/admin/partners', () => {
 describe('tokens', () => {
   it('issues, lists (without secrets) and revokes tokens; a revoked token fails on the very next request', async () => {
     const partner = await createPartner(ctx.app);
-    const issued = await ctx.app.inject({
+    const issued = await ctx.admin.inject({
       method: 'POST',
       url: `/v1/admin/partners/${partner.partnerId}/tokens`,
       headers: admin,
@@ -107,7 +107,7 @@ describe('tokens', () => {
     const me = () => ctx.app.inject({ method: 'GET', url: '/v1/partners/me', headers: bearer(second.token) });
     expect((await me()).statusCode).toBe(200);
 
-    const listed = await ctx.app.inject({ method: 'GET', url: `/v1/admin/partners/${partner.partnerId}/tokens`, headers: admin });
+    const listed = await ctx.admin.inject({ method: 'GET', url: `/v1/admin/partners/${partner.partnerId}/tokens`, headers: admin });
     expect(listed.statusCode).toBe(200);
     const tokens = listed.json<TokenList>().tokens;
     expect(tokens.map((t) => t.tokenId)).toEqual([partner.tokenId, second.tokenId]);
@@ -116,7 +116,7 @@ describe('tokens', () => {
     expect(listed.body).not.toContain(second.token);
     expect(listed.body).not.toContain(partner.token);
 
-    const revoked = await ctx.app.inject({ method: 'DELETE', url: `/v1/admin/tokens/${second.tokenId}`, headers: admin });
+    const revoked = await ctx.admin.inject({ method: 'DELETE', url: `/v1/admin/tokens/${second.tokenId}`, headers: admin });
     expect(revoked.statusCode).toBe(204);
     expect(revoked.body).toBe('');
 
@@ -126,24 +126,24 @@ describe('tokens', () => {
     // The partner's other token still works.
     expect((await ctx.app.inject({ method: 'GET', url: '/v1/partners/me', headers: bearer(partner.token) })).statusCode).toBe(200);
 
-    const again = await ctx.app.inject({ method: 'DELETE', url: `/v1/admin/tokens/${second.tokenId}`, headers: admin });
+    const again = await ctx.admin.inject({ method: 'DELETE', url: `/v1/admin/tokens/${second.tokenId}`, headers: admin });
     expect(again.statusCode).toBe(204);
-    const relisted = await ctx.app.inject({ method: 'GET', url: `/v1/admin/partners/${partner.partnerId}/tokens`, headers: admin });
+    const relisted = await ctx.admin.inject({ method: 'GET', url: `/v1/admin/partners/${partner.partnerId}/tokens`, headers: admin });
     expect(relisted.json<TokenList>().tokens[1]?.revokedAt).toEqual(expect.any(String));
   });
 
   it('answers 404 for an unknown partner or token', async () => {
     const partnerId = randomUUID();
-    const issue = await ctx.app.inject({ method: 'POST', url: `/v1/admin/partners/${partnerId}/tokens`, headers: admin, payload: {} });
+    const issue = await ctx.admin.inject({ method: 'POST', url: `/v1/admin/partners/${partnerId}/tokens`, headers: admin, payload: {} });
     expect(issue.statusCode).toBe(404);
     expect(errorOf(issue).code).toBe('PARTNER_NOT_FOUND');
-    const list = await ctx.app.inject({ method: 'GET', url: `/v1/admin/partners/${partnerId}/tokens`, headers: admin });
+    const list = await ctx.admin.inject({ method: 'GET', url: `/v1/admin/partners/${partnerId}/tokens`, headers: admin });
     expect(list.statusCode).toBe(404);
     expect(errorOf(list).code).toBe('PARTNER_NOT_FOUND');
-    const revoke = await ctx.app.inject({ method: 'DELETE', url: `/v1/admin/tokens/${randomUUID()}`, headers: admin });
+    const revoke = await ctx.admin.inject({ method: 'DELETE', url: `/v1/admin/tokens/${randomUUID()}`, headers: admin });
     expect(revoke.statusCode).toBe(404);
     expect(errorOf(revoke).code).toBe('TOKEN_NOT_FOUND');
-    const malformed = await ctx.app.inject({ method: 'DELETE', url: '/v1/admin/tokens/abc', headers: admin });
+    const malformed = await ctx.admin.inject({ method: 'DELETE', url: '/v1/admin/tokens/abc', headers: admin });
     expect(malformed.statusCode).toBe(400);
     expect(errorOf(malformed).code).toBe('VALIDATION_ERROR');
   });
@@ -160,7 +160,7 @@ describe('admin authentication', () => {
 
   it.each(routes)('$method $url needs the admin token', async (route) => {
     for (const headers of [{}, bearer('wrong'), bearer(`${ADMIN_TOKEN}x`), { authorization: `Basic ${ADMIN_TOKEN}` }]) {
-      const response = await ctx.app.inject({ ...route, headers });
+      const response = await ctx.admin.inject({ ...route, headers });
       expect(response.statusCode).toBe(401);
       expect(errorOf(response).code).toBe('AUTHENTICATION_ERROR');
       expect(response.headers['www-authenticate']).toMatch(/^Bearer realm="marktag"/);
@@ -169,7 +169,20 @@ describe('admin authentication', () => {
 
   it('does not accept a partner token', async () => {
     const { token } = await createPartner(ctx.app);
-    const response = await ctx.app.inject({ method: 'GET', url: '/v1/admin/partners', headers: bearer(token) });
+    const response = await ctx.admin.inject({ method: 'GET', url: '/v1/admin/partners', headers: bearer(token) });
     expect(response.statusCode).toBe(401);
   });
+});
+
+describe('the public listener (what tracking hosts reach)', () => {
+  it.each(['/v1/admin/partners', `/v1/admin/partners/${randomUUID()}/tokens`, `/v1/admin/tokens/${randomUUID()}`])(
+    'answers 404 NOT_FOUND for %s, even with the admin token',
+    async (url) => {
+      for (const method of ['GET', 'POST', 'DELETE'] as const) {
+        const response = await ctx.app.inject({ method, url, headers: { ...admin, host: 'mtag.shop.example.com' }, payload: method === 'POST' ? { name: 'x' } : undefined });
+        expect(response.statusCode, `${method} ${url}`).toBe(404);
+        expect(errorOf(response).code).toBe('NOT_FOUND');
+      }
+    },
+  );
 });

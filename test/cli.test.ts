@@ -11,7 +11,7 @@ const saved = { ...process.env };
 
 beforeAll(async () => {
   ctx = await createTestApp();
-  url = await ctx.app.listen({ port: 0, host: '127.0.0.1' });
+  url = await ctx.admin.listen({ port: 0, host: '127.0.0.1' });
   process.env.MARKTAG_URL = url;
   process.env.MARKTAG_ADMIN_TOKEN = ADMIN_TOKEN;
 });

@@ -8,6 +8,8 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       port: 3000,
       host: '0.0.0.0',
+      adminPort: 3001,
+      adminHost: '127.0.0.1',
       databaseUrl: undefined,
       dataDir: path.resolve('.marktag'),
       adminToken: undefined,
@@ -25,6 +27,8 @@ describe('loadConfig', () => {
     const config = loadConfig({
       PORT: '8080',
       HOST: '127.0.0.1',
+      MARKTAG_ADMIN_PORT: '9090',
+      MARKTAG_ADMIN_HOST: '10.0.0.5',
       DATABASE_URL: 'postgres://u:p@db:5432/marktag',
       MARKTAG_DATA_DIR: '/var/lib/marktag',
       MARKTAG_ADMIN_TOKEN: 'a'.repeat(32),
@@ -39,6 +43,8 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       port: 8080,
       host: '127.0.0.1',
+      adminPort: 9090,
+      adminHost: '10.0.0.5',
       databaseUrl: 'postgres://u:p@db:5432/marktag',
       dataDir: '/var/lib/marktag',
       cnameTarget: 'tags.example.net',
@@ -95,6 +101,17 @@ describe('loadConfig', () => {
     );
   });
 
+  it('puts the admin listener on loopback port 3001, on any free port when PORT is 0, never on PORT itself', () => {
+    expect(loadConfig({ PORT: '0' })).toMatchObject({ port: 0, adminPort: 0 });
+    expect(loadConfig({ PORT: '0', MARKTAG_ADMIN_PORT: '7001' })).toMatchObject({ adminPort: 7001 });
+    expect(loadConfig({ MARKTAG_ADMIN_HOST: 'localhost' }).adminHost).toBe('localhost');
+    expect(() => loadConfig({ PORT: '3001' })).toThrow('MARKTAG_ADMIN_PORT must differ from PORT (3001)');
+    expect(() => loadConfig({ MARKTAG_ADMIN_PORT: 'x' })).toThrow('MARKTAG_ADMIN_PORT must be a whole number, got "x"');
+    expect(() => loadConfig({ MARKTAG_ADMIN_HOST: 'not a host!' })).toThrow(
+      'MARKTAG_ADMIN_HOST must be an IP address or a host name such as 127.0.0.1, got "not a host!"',
+    );
+  });
+
   it('treats empty values as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '  ' })).toMatchObject({ port: 3000, databaseUrl: undefined });
   });
@@ -102,8 +119,10 @@ describe('loadConfig', () => {
 
 describe('loadCliConfig', () => {
   it('points at the local server by default', () => {
-    expect(loadCliConfig({})).toMatchObject({ serverUrl: 'http://127.0.0.1:3000', adminToken: undefined });
-    expect(loadCliConfig({ PORT: '4000' }).serverUrl).toBe('http://127.0.0.1:4000');
+    expect(loadCliConfig({})).toMatchObject({ serverUrl: 'http://127.0.0.1:3001', adminToken: undefined });
+    // The admin commands talk to the admin listener, not the public port.
+    expect(loadCliConfig({ PORT: '4000' }).serverUrl).toBe('http://127.0.0.1:3001');
+    expect(loadCliConfig({ MARKTAG_ADMIN_PORT: '4001' }).serverUrl).toBe('http://127.0.0.1:4001');
     expect(loadCliConfig({ MARKTAG_URL: 'https://marktag.internal/' }).serverUrl).toBe('https://marktag.internal');
   });
 });

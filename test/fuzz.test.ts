@@ -6,7 +6,7 @@ import { ADMIN_TOKEN, bearer, createTestApp, type TestContext } from './helpers/
 import { createMerchant, createPartner } from './helpers/factories.js';
 
 /**
- * Property-based bad input, for every public route of the OpenAPI document: requests built from
+ * Property-based bad input, for every route of both listeners' OpenAPI documents: requests built from
  * the routes' own parameters, then mutated (wrong types, huge, empty and unicode strings, deep
  * nesting, unknown fields, broken JSON, wrong content types, absurd query values). Whatever
  * comes in: never a 5xx, never a crash, and every refusal is the documented envelope.
@@ -17,7 +17,7 @@ let ctx: TestContext;
 let token: string;
 let merchantId: string;
 let tagId: string;
-let routes: { method: string; path: string; parameters: string[] }[];
+let routes: { listener: 'public' | 'admin'; method: string; path: string; parameters: string[] }[];
 
 beforeAll(async () => {
   // No rate limits here: thousands of requests from one token are the point.
@@ -27,16 +27,23 @@ beforeAll(async () => {
   merchantId = await createMerchant(ctx.app, token);
   const generated = await ctx.app.inject({ method: 'POST', url: '/v1/partners/marktag/generate', headers: bearer(token), payload: { merchantId, domain: 'shop.fuzz.test' } });
   tagId = generated.json<GenerateResponse>().tagId;
-  const spec = (await ctx.app.inject({ method: 'GET', url: '/openapi.json' })).json<{
-    paths: Record<string, Record<string, { parameters?: { name: string }[] }>>;
-  }>();
-  routes = Object.entries(spec.paths).flatMap(([path, operations]) =>
-    Object.entries(operations).map(([method, operation]) => ({
-      method: method.toUpperCase(),
-      path,
-      parameters: (operation.parameters ?? []).map((p) => p.name),
-    })),
-  );
+  // Both listeners' documents: the public one and the admin one.
+  routes = [];
+  for (const listener of ['public', 'admin'] as const) {
+    const spec = (await (listener === 'public' ? ctx.app : ctx.admin).inject({ method: 'GET', url: '/openapi.json' })).json<{
+      paths: Record<string, Record<string, { parameters?: { name: string }[] }>>;
+    }>();
+    routes.push(
+      ...Object.entries(spec.paths).flatMap(([path, operations]) =>
+        Object.entries(operations).map(([method, operation]) => ({
+          listener,
+          method: method.toUpperCase(),
+          path,
+          parameters: (operation.parameters ?? []).map((p) => p.name),
+        })),
+      ),
+    );
+  }
 });
 afterAll(async () => ctx.app.close());
 
@@ -88,7 +95,7 @@ const contentType = fc.constantFrom('application/json', 'application/json; chars
 /** Mostly the right credential for the route (so requests reach the handlers), sometimes none or junk. */
 const auth = fc.integer({ min: 0, max: 99 }).map((roll) => (roll < 80 ? 'right' : roll < 90 ? 'none' : 'garbage'));
 
-describe('bad input on every public route', () => {
+describe('bad input on every documented route of both listeners', () => {
   it(`never answers 5xx, and always refuses in the documented envelope (${RUNS} cases)`, async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -109,7 +116,7 @@ describe('bad input on every public route', () => {
             .join('&');
           const headers: Record<string, string> = { 'user-agent': 'Mozilla/5.0 (Windows NT 10.0) Chrome/131.0.0.0 Safari/537.36' };
           const credential = streaming ? 'none' : who;
-          if (credential === 'right') headers.authorization = `Bearer ${route.path.startsWith('/v1/admin') ? ADMIN_TOKEN : token}`;
+          if (credential === 'right') headers.authorization = `Bearer ${route.listener === 'admin' ? ADMIN_TOKEN : token}`;
           if (credential === 'garbage') headers.authorization = `Bearer ${pathValue}`;
           const url = `${path}${search ? `?${search}` : ''}`;
           const request: InjectOptions = { method: route.method, url, headers };
@@ -117,7 +124,7 @@ describe('bad input on every public route', () => {
             request.payload = body;
             if (type) headers['content-type'] = type;
           }
-          const response = await ctx.app.inject(request);
+          const response = await (route.listener === 'admin' ? ctx.admin : ctx.app).inject(request);
           expect(response.statusCode, `${route.method} ${url} ${response.body.slice(0, 300)}`).toBeLessThan(500);
           if (response.statusCode >= 400) {
             const parsed = JSON.parse(response.body) as { error?: { code?: unknown; message?: unknown; requestId?: unknown } };

@@ -97,7 +97,7 @@ describe('security headers', () => {
       ['/v1/admin/partners', bearer(ADMIN_TOKEN)],
       ['/readyz', {}],
     ] as const) {
-      const response = await target.inject({ method: 'GET', url, headers });
+      const response = await (url.startsWith('/v1/admin') ? target.admin : target).inject({ method: 'GET', url, headers });
       expect(response.headers, url).toMatchObject({
         'cache-control': 'no-store',
         'x-frame-options': 'DENY',

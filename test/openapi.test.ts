@@ -28,12 +28,14 @@ interface Spec {
   openapi: string;
   info: { title: string; version: string; contact?: { name?: string; url?: string }; license?: { name: string; identifier?: string } };
   servers?: { url: string }[];
+  tags: { name: string }[];
   paths: Record<string, Record<string, Operation>>;
   components: { securitySchemes: Record<string, unknown> };
 }
 
-async function spec(): Promise<Spec> {
-  const response = await ctx.app.inject({ method: 'GET', url: '/openapi.json' });
+/** The public listener's document, or the admin listener's. */
+async function spec(listener: 'public' | 'admin' = 'public'): Promise<Spec> {
+  const response = await (listener === 'public' ? ctx.app : ctx.admin).inject({ method: 'GET', url: '/openapi.json' });
   expect(response.statusCode).toBe(200);
   return response.json<Spec>();
 }
@@ -44,19 +46,39 @@ const errorCodes = (operation: Operation | undefined, status: string): unknown =
   }).properties.error.properties.code.enum;
 
 describe('/openapi.json', () => {
-  it('is OpenAPI 3.1 with both bearer schemes', async () => {
+  it('is OpenAPI 3.1 with the partner bearer scheme', async () => {
     const document = await spec();
     expect(document.openapi).toBe('3.1.0');
     expect(document.info.title).toBe('MarkTag Partners API');
-    expect(Object.keys(document.components.securitySchemes).sort()).toEqual(['adminToken', 'partnerToken']);
+    expect(Object.keys(document.components.securitySchemes)).toEqual(['partnerToken']);
   });
 
-  it('documents every route with an operationId, tags, and its error responses', async () => {
+  it('lists no admin route, tag or scheme: those belong to the admin listener', async () => {
     const document = await spec();
+    expect(Object.keys(document.paths).filter((path) => path.startsWith('/v1/admin'))).toEqual([]);
+    expect(document.tags.map((tag) => tag.name)).not.toContain('Admin');
+    expect(JSON.stringify(document)).not.toContain('adminToken');
+  });
+
+  it('on the admin listener, lists the Admin API only, with the admin bearer scheme', async () => {
+    const document = await spec('admin');
+    expect(document.openapi).toBe('3.1.0');
+    expect(document.info.title).toBe('MarkTag Admin API');
+    expect(Object.keys(document.components.securitySchemes)).toEqual(['adminToken']);
+    expect(document.tags.map((tag) => tag.name)).toEqual(['Admin']);
+    expect(Object.keys(document.paths).sort()).toEqual([
+      '/v1/admin/partners',
+      '/v1/admin/partners/{partnerId}/tokens',
+      '/v1/admin/tokens/{tokenId}',
+    ]);
+  });
+
+  it.each(['public', 'admin'] as const)('documents every %s route with an operationId, tags, and its error responses', async (listener) => {
+    const document = await spec(listener);
     const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
       Object.entries(methods).map(([method, operation]) => ({ path, method, operation })),
     );
-    expect(operations.length).toBeGreaterThanOrEqual(12);
+    expect(operations.length).toBeGreaterThanOrEqual(listener === 'public' ? 12 : 5);
     const ids = operations.map(({ operation }) => operation.operationId);
     expect(new Set(ids).size).toBe(ids.length);
     for (const { path, operation } of operations) {
@@ -150,7 +172,8 @@ const operation = (document: Spec, route: string): Operation => {
 describe('/openapi.json as generated clients and contract testers read it', () => {
   it('never requires a query parameter that has a default (the default applies when it is left out)', async () => {
     const document = await spec();
-    const defaulted = operationsOf(document).flatMap(({ route, operation }) =>
+    const both = [...operationsOf(document), ...operationsOf(await spec('admin'))];
+    const defaulted = both.flatMap(({ route, operation }) =>
       (operation.parameters ?? []).filter((p) => 'default' in p.schema).map((p) => ({ route, name: p.name, required: p.required ?? false })),
     );
     expect(defaulted.map(({ route, name }) => `${route} ${name}`).sort()).toEqual([
@@ -207,8 +230,7 @@ describe('/openapi.json as generated clients and contract testers read it', () =
   });
 
   it('lists 413 and 415 on every route that reads a JSON body', async () => {
-    const document = await spec();
-    const withBody = operationsOf(document).filter(({ operation }) => operation.requestBody?.content['application/json']);
+    const withBody = [...operationsOf(await spec()), ...operationsOf(await spec('admin'))].filter(({ operation }) => operation.requestBody?.content['application/json']);
     expect(withBody.length).toBeGreaterThanOrEqual(7);
     for (const { route, operation } of withBody) {
       expect(errorCodes(operation, '413'), route).toEqual(['PAYLOAD_TOO_LARGE']);
@@ -237,9 +259,10 @@ describe('/openapi.json as generated clients and contract testers read it', () =
 });
 
 describe('/docs', () => {
-  it('serves the interactive reference', async () => {
-    const response = await ctx.app.inject({ method: 'GET', url: '/docs' });
-    const page = response.statusCode === 302 ? await ctx.app.inject({ method: 'GET', url: String(response.headers.location) }) : response;
+  it.each(['public', 'admin'] as const)('serves the interactive reference on the %s listener', async (listener) => {
+    const target = listener === 'public' ? ctx.app : ctx.admin;
+    const response = await target.inject({ method: 'GET', url: '/docs' });
+    const page = response.statusCode === 302 ? await target.inject({ method: 'GET', url: String(response.headers.location) }) : response;
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toContain('text/html');
     expect(page.body).toContain('swagger');

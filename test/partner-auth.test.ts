@@ -64,7 +64,7 @@ describe('Partners API authentication', () => {
 
   const revokedToken = async () => {
     const partner = await createPartner(ctx.app);
-    await ctx.app.inject({ method: 'DELETE', url: `/v1/admin/tokens/${partner.tokenId}`, headers: bearer(ADMIN_TOKEN) });
+    await ctx.admin.inject({ method: 'DELETE', url: `/v1/admin/tokens/${partner.tokenId}`, headers: bearer(ADMIN_TOKEN) });
     return partner.token;
   };
   const valid = generateToken();

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { CreatePartnerResponse } from '../src/modules/admin/schemas.js';
 import { ADMIN_TOKEN } from './helpers/app.js';
 import { engine } from './helpers/database.js';
-import { finished, listeningUrl, spawnCli, type Finished } from './helpers/process.js';
+import { finished, listeningUrls, spawnCli, type Finished } from './helpers/process.js';
 import { SseClient } from './helpers/sse.js';
 
 /**
@@ -27,11 +27,18 @@ const env = {
   ...(process.env.TEST_DATABASE_URL ? { DATABASE_URL: process.env.TEST_DATABASE_URL } : {}),
 };
 
-async function start(): Promise<{ url: string; kill: (signal: NodeJS.Signals) => void; exit: Promise<Finished> }> {
+interface Server {
+  url: string;
+  adminUrl: string;
+  kill: (signal: NodeJS.Signals) => void;
+  exit: Promise<Finished>;
+}
+
+async function start(): Promise<Server> {
   const child = spawnCli(['serve'], env);
   const exit = finished(child);
-  const url = await listeningUrl(child);
-  return { url, kill: (signal) => child.kill(signal), exit };
+  const { url, adminUrl } = await listeningUrls(child);
+  return { url, adminUrl, kill: (signal) => child.kill(signal), exit };
 }
 
 async function api<T>(url: string, token: string, method: string, route: string, body?: unknown): Promise<T> {
@@ -44,10 +51,10 @@ async function api<T>(url: string, token: string, method: string, route: string,
   return (await response.json()) as T;
 }
 
-/** A partner, a merchant and a live tag on a running server. */
-async function liveTag(url: string): Promise<{ token: string; merchantId: string; tagId: string }> {
+/** A partner (onboarded on the admin listener), a merchant and a live tag on a running server. */
+async function liveTag({ url, adminUrl }: Server): Promise<{ token: string; merchantId: string; tagId: string }> {
   const domain = `r${randomUUID().slice(0, 8)}.test`;
-  const partner = await api<CreatePartnerResponse>(url, ADMIN_TOKEN, 'POST', '/v1/admin/partners', { name: 'Resilience', domain });
+  const partner = await api<CreatePartnerResponse>(adminUrl, ADMIN_TOKEN, 'POST', '/v1/admin/partners', { name: 'Resilience', domain });
   const { merchantId } = await api<{ merchantId: string }>(url, partner.token, 'POST', '/v1/partners/merchant', { name: 'M' });
   const { tagId } = await api<{ tagId: string }>(url, partner.token, 'POST', '/v1/partners/marktag/generate', { merchantId, domain });
   return { token: partner.token, merchantId, tagId };
@@ -103,7 +110,7 @@ function expectAllOnce(acknowledged: string[], stored: string[]): void {
 describe('a server process', () => {
   it('on SIGTERM finishes and stores what it acknowledged, ends streams with a final message, and exits within 10 s', async () => {
     const first = await start();
-    const { token, merchantId, tagId } = await liveTag(first.url);
+    const { token, merchantId, tagId } = await liveTag(first);
     const stream = await SseClient.open(`${first.url}/v1/partners/events/stream?merchantId=${merchantId}`, { authorization: `Bearer ${token}` });
     const producer = produce(first.url, tagId);
     await new Promise((resolve) => setTimeout(resolve, 700));
@@ -135,7 +142,7 @@ describe('a server process', () => {
 
   it.runIf(engine === 'postgres')('on SIGKILL at random moments loses nothing it acknowledged and stores nothing twice', async () => {
     let server = await start();
-    const { token, merchantId, tagId } = await liveTag(server.url);
+    const { token, merchantId, tagId } = await liveTag(server);
     const acknowledged: string[] = [];
     for (let round = 0; round < 3; round++) {
       const producer = produce(server.url, tagId);

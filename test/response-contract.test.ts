@@ -71,11 +71,8 @@ let down: TestContext;
 let downDatabase: DatabaseHandle;
 let streamBase: string;
 
-/**
- * Where the Admin API is served. It is a route family of the public app today; when it moves to a
- * listener of its own, this is the one place to point at that app (and its document).
- */
-const adminApp = (context: TestContext): App => context.app;
+/** Where the Admin API is served: the admin listener's instance, with a document of its own. */
+const adminApp = (context: TestContext): App => context.admin;
 
 let documents: Document[];
 let partner: { token: string; partnerId: string };
@@ -127,7 +124,7 @@ beforeAll(async () => {
   documents = [await documentOf(main.app)];
   if (adminApp(main) !== main.app) documents.push(await documentOf(adminApp(main)));
 
-  const created = await createPartner(adminApp(main));
+  const created = await createPartner(main.app);
   partner = { token: created.token, partnerId: created.partnerId };
   merchantId = await createMerchant(main.app, partner.token);
   customTagId = await createTag(main.app, partner.token, merchantId);
@@ -142,7 +139,7 @@ beforeAll(async () => {
   await seedEvents(main.database, { partnerId: live.partnerId, merchantId: live.merchantId, tagId: live.tagId }, [
     { at: new Date(), type: 'purchase', url: `https://${live.domain}/checkout` },
   ]);
-  const second = await createPartner(adminApp(main));
+  const second = await createPartner(main.app);
   other = { token: second.token };
   otherTagId = await createTag(main.app, other.token, await createMerchant(main.app, other.token));
   const issued = await adminApp(main).inject({
@@ -256,7 +253,7 @@ async function partnerApiCommon(route: string, request: () => InjectOptions, out
   const base = request();
   await probe(route, main.app, { ...base, headers: { ...base.headers, authorization: 'Bearer mp_live_nope' } }, 401);
   // One request a minute per token: a fresh partner's first call passes, its second is 429.
-  const flooder = bearer((await createPartner(adminApp(limited))).token);
+  const flooder = bearer((await createPartner(limited.app)).token);
   await probe('GET /v1/partners/me', limited.app, { method: 'GET', url: '/v1/partners/me', headers: flooder }, 200);
   await probe(route, limited.app, { ...base, headers: { ...base.headers, ...flooder } }, 429);
   await probe(route, faulty.app, { ...base, headers: { ...base.headers, ...asPartner() } }, 500);

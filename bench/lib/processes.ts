@@ -6,11 +6,13 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface Server {
   url: string;
+  /** MarkTag's admin listener (Admin API, /metrics); the public URL for other servers. */
+  adminUrl: string;
   child: ChildProcess;
   stop(): Promise<void>;
 }
 
-/** Starts a child process and waits for the line that tells its URL. */
+/** Starts a child process and waits for the line that tells its URL (named groups `url` and `admin` when it has two). */
 export function startProcess(command: string, args: string[], env: Record<string, string | undefined>, pattern: RegExp): Promise<Server> {
   const child = spawn(command, args, { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
@@ -19,13 +21,15 @@ export function startProcess(command: string, args: string[], env: Record<string
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = pattern.exec(output);
-      if (match?.[1]) {
+      const url = match?.groups?.url ?? match?.[1];
+      if (url) {
         clearTimeout(timer);
         child.stdout?.off('data', onData);
         child.stdout?.resume();
         child.stderr?.resume();
         resolve({
-          url: match[1],
+          url,
+          adminUrl: match?.groups?.admin ?? url,
           child,
           stop: () =>
             new Promise((done) => {
@@ -44,7 +48,7 @@ export function startProcess(command: string, args: string[], env: Record<string
 
 /** The MarkTag server, built, as an operator runs it. */
 export function startMarktag(env: Record<string, string | undefined>): Promise<Server> {
-  return startProcess(process.execPath, ['bin/marktag.js', 'serve'], { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', MARKTAG_REVERIFY_INTERVAL: 'off', ...env }, /MarkTag listening on (http:\/\/[^"\s]+)/);
+  return startProcess(process.execPath, ['bin/marktag.js', 'serve'], { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', MARKTAG_REVERIFY_INTERVAL: 'off', ...env }, /"adminUrl":"(?<admin>http:\/\/[^"]+)".*MarkTag listening on (?<url>http:\/\/[^"\s]+)/);
 }
 
 export function startBaseline(): Promise<Server> {

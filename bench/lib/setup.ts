@@ -37,10 +37,11 @@ export interface Tenant {
   merchants: { merchantId: string; tagId: string }[];
 }
 
-/** A partner with `count` merchants, each with a live (preverified) tag. */
-export async function tenant(base: string, count: number): Promise<Tenant> {
+/** A partner (onboarded on the admin listener) with `count` merchants, each with a live (preverified) tag. */
+export async function tenant(server: { url: string; adminUrl: string }, count: number): Promise<Tenant> {
+  const base = server.url;
   const domain = `bench${randomUUID().slice(0, 8)}.test`;
-  const partner = await call<{ token: string; partnerId: string }>(base, ADMIN_TOKEN, 'POST', '/v1/admin/partners', { name: 'Bench', domain });
+  const partner = await call<{ token: string; partnerId: string }>(server.adminUrl, ADMIN_TOKEN, 'POST', '/v1/admin/partners', { name: 'Bench', domain });
   const merchants = [];
   for (let i = 0; i < count; i++) {
     const { merchantId } = await call<{ merchantId: string }>(base, partner.token, 'POST', '/v1/partners/merchant', { name: `M${i}` });

@@ -23,14 +23,16 @@ Options:
   -h, --help   help for any command
   --version    print the version
 
-The admin commands call the server at MARKTAG_URL (default http://127.0.0.1:$PORT) with the admin
-token from MARKTAG_ADMIN_TOKEN or, when unset, the file admin-token in MARKTAG_DATA_DIR (.marktag).`;
+The admin commands call the server's admin listener at MARKTAG_URL (default
+http://127.0.0.1:$MARKTAG_ADMIN_PORT, port 3001) with the admin token from MARKTAG_ADMIN_TOKEN or,
+when unset, the file admin-token in MARKTAG_DATA_DIR (.marktag).`;
 
 const HELP: Record<string, string> = {
   serve: `Usage: marktag serve
 
 Runs the server. Configuration comes from the environment (see the README): PORT (3000), HOST,
-DATABASE_URL (PostgreSQL; embedded PGlite in MARKTAG_DATA_DIR when unset), MARKTAG_ADMIN_TOKEN, LOG_LEVEL, …
+MARKTAG_ADMIN_PORT (3001: Admin API and /metrics) and MARKTAG_ADMIN_HOST (127.0.0.1), DATABASE_URL
+(PostgreSQL; embedded PGlite in MARKTAG_DATA_DIR when unset), MARKTAG_ADMIN_TOKEN, LOG_LEVEL, …
 SIGTERM or SIGINT stops it gracefully.`,
   migrate: `Usage: marktag migrate
 

@@ -1,4 +1,4 @@
-import type { LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp, type App, type AppDeps } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { DatabaseHandle } from '../../src/db/client.js';
@@ -8,7 +8,10 @@ import { testDatabase } from './database.js';
 export const ADMIN_TOKEN = 'mt_admin_test_0123456789abcdefghijklmnop';
 
 export interface TestContext {
+  /** The public listener's instance: tracker, collector, Partners API. */
   app: App;
+  /** The admin listener's instance: Admin API, its /openapi.json and /docs, /metrics. */
+  admin: FastifyInstance;
   config: Config;
   database: DatabaseHandle;
 }
@@ -24,7 +27,8 @@ export async function createTestApp(
   const app = await buildApp(config, { database, adminToken: ADMIN_TOKEN, logger: false, ...deps });
   beforeReady?.(app);
   await app.ready();
-  return { app, config, database };
+  await app.admin.ready();
+  return { app, admin: app.admin, config, database };
 }
 
 export function bearer(token: string): Record<string, string> {

@@ -4,9 +4,9 @@ import type { CreatePartnerResponse } from '../../src/modules/admin/schemas.js';
 import type { CreateMerchantResponse } from '../../src/modules/merchants/schemas.js';
 import { ADMIN_TOKEN, bearer } from './app.js';
 
-/** Onboards a fresh partner through the Admin API; every test makes its own, so none share data. */
+/** Onboards a fresh partner through the Admin API (on the admin listener); every test makes its own, so none share data. */
 export async function createPartner(app: App, input: { name?: string; domain?: string } = {}): Promise<CreatePartnerResponse> {
-  const response = await app.inject({
+  const response = await app.admin.inject({
     method: 'POST',
     url: '/v1/admin/partners',
     headers: bearer(ADMIN_TOKEN),

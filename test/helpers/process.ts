@@ -27,8 +27,20 @@ export function finished(child: ChildProcessWithoutNullStreams): Promise<Finishe
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
-/** Waits for the server's "listening" log line and returns its URL. */
-export function listeningUrl(child: ChildProcessWithoutNullStreams, timeoutMs = 30_000): Promise<string> {
+export interface ServerUrls {
+  /** The public listener: tracker, collector, Partners API. */
+  url: string;
+  /** The admin listener: Admin API, its reference, /metrics. */
+  adminUrl: string;
+}
+
+/** Waits for the server's "listening" log line and returns its public URL. */
+export async function listeningUrl(child: ChildProcessWithoutNullStreams, timeoutMs = 30_000): Promise<string> {
+  return (await listeningUrls(child, timeoutMs)).url;
+}
+
+/** Waits for the server's "listening" log line and returns the URLs of both its listeners. */
+export function listeningUrls(child: ChildProcessWithoutNullStreams, timeoutMs = 30_000): Promise<ServerUrls> {
   return new Promise((resolve, reject) => {
     let buffer = '';
     let errors = '';
@@ -36,10 +48,12 @@ export function listeningUrl(child: ChildProcessWithoutNullStreams, timeoutMs = 
     child.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
     child.stdout.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
-      const match = /MarkTag listening on (http:\/\/[^"\s]+)/.exec(buffer);
-      if (match?.[1]) {
+      const line = buffer.split('\n').find((text) => text.includes('MarkTag listening on'));
+      const url = line && /MarkTag listening on (http:\/\/[^"\s]+)/.exec(line)?.[1];
+      const adminUrl = line && /"adminUrl":"(http:\/\/[^"]+)"/.exec(line)?.[1];
+      if (url && adminUrl) {
         clearTimeout(timer);
-        resolve(match[1]);
+        resolve({ url, adminUrl });
       }
     });
     child.on('exit', (code) => reject(new Error(`server exited with ${String(code)}: ${buffer}${errors}`)));

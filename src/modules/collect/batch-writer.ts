@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { ApiError } from '../../errors.js';
 import type { EventBus } from '../events/event-bus.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { eventKey, type CollectRepository, type EventRecord } from './repository.js';
 
 export interface WriteOutcome {
@@ -72,6 +73,7 @@ export class BatchWriter {
     private readonly log: FastifyBaseLogger,
     private readonly bus: EventBus,
     private readonly options: BatchWriterOptions = DEFAULT_BATCH_OPTIONS,
+    private readonly metrics?: Metrics,
   ) {}
 
   /**
@@ -157,8 +159,11 @@ export class BatchWriter {
     const toTouch = [...new Set(unique.map((row) => row.tagId))].filter(
       (tagId) => waking.has(tagId) || now - (this.touched.get(tagId) ?? 0) >= this.options.touchIntervalMs,
     );
+    const started = performance.now();
     try {
       const { inserted, maxId } = await this.repository.writeBatch(unique, toTouch, this.bus.notifiesInDatabase);
+      this.metrics?.batchEvents.observe(count);
+      this.metrics?.batchCommitDuration.observe({ result: 'committed' }, (performance.now() - started) / 1000);
       if (maxId > 0n) this.bus.committed(maxId);
       for (const tagId of toTouch) this.touched.set(tagId, now);
       this.stats.flushes++;
@@ -176,6 +181,7 @@ export class BatchWriter {
     } catch (error) {
       this.log.error({ err: error, events: count, requests: batch.length }, 'event batch write failed; no event of it was acknowledged');
       this.stats.failures++;
+      this.metrics?.batchCommitDuration.observe({ result: 'failed' }, (performance.now() - started) / 1000);
       const refusal = unavailable('The events could not be stored; retry shortly');
       for (const pending of batch) pending.reject(refusal);
     } finally {

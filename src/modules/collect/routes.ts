@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { described, media, responseHeader, responses, withOwnHeaders } from '../../schemas/responses.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { CollectBodySchema, CollectResponseSchema, LIMITS } from './schemas.js';
 import type { CollectService } from './service.js';
 import { trackerEncoding, type TrackerAsset } from './tracker-asset.js';
@@ -9,6 +10,7 @@ import { trackerEncoding, type TrackerAsset } from './tracker-asset.js';
 export interface CollectRoutesOptions {
   collector: CollectService;
   tracker: TrackerAsset;
+  metrics?: Metrics;
 }
 
 export const VISITOR_COOKIE = 'mtag_vid';
@@ -54,8 +56,14 @@ function allowOrigin(request: FastifyRequest, reply: FastifyReply): void {
   void reply.header('access-control-allow-origin', origin).header('access-control-allow-credentials', 'true');
 }
 
+/** Events in a request body, when it was read at all (a refusal may come before: rate limit, size, bad JSON). */
+function eventsIn(body: unknown): number {
+  const events = (body as { events?: unknown } | null | undefined)?.events;
+  return Array.isArray(events) ? events.length : 0;
+}
+
 /** The tracker script and the collector: served on the tag host (the CNAME lands there) and the API host alike. */
-export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = async (app, { collector, tracker }) => {
+export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = async (app, { collector, tracker, metrics }) => {
   // sendBeacon posts text/plain (no CORS preflight); its body is the same JSON.
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
     try {
@@ -122,6 +130,10 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
       .send();
   });
 
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method === 'POST' && reply.statusCode >= 400) metrics?.collectorEvents.inc({ outcome: 'refused' }, eventsIn(request.body));
+  });
+
   app.post(
     '/v1/collect',
     {
@@ -176,8 +188,11 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
         bodyBytes: bodyBytes(request),
       });
       if (!result.stored) {
+        metrics?.collectorEvents.inc({ outcome: 'ignored' }, request.body.events.length);
         return reply.code(202).header('x-marktag-ignored', result.reason).send({ accepted: 0, duplicates: 0 });
       }
+      metrics?.collectorEvents.inc({ outcome: 'accepted' }, result.outcome.accepted - result.outcome.duplicates);
+      metrics?.collectorEvents.inc({ outcome: 'duplicate' }, result.outcome.duplicates);
       if (result.issuedVisitor) void reply.header('set-cookie', visitorCookie(result.issuedVisitor, request.protocol === 'https'));
       return reply.code(202).send(result.outcome);
     },

@@ -53,6 +53,11 @@ export class StreamHub {
     private readonly options: StreamHubOptions = DEFAULT_HUB_OPTIONS,
   ) {}
 
+  /** Live streams open in this process, every partner's. */
+  get size(): number {
+    return this.subscribers.size;
+  }
+
   openStreams(partnerId: string): number {
     let count = 0;
     for (const subscriber of this.subscribers) if (subscriber.partnerId === partnerId) count++;

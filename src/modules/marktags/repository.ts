@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, lt, lte, ne, or, sql } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { ignoredEvents, marktags, type IgnoredEventsRow, type MarktagRow, type TagStatus } from '../../db/schema/index.js';
 
@@ -28,6 +28,27 @@ export interface RecheckDue {
 export interface Verification {
   hostname: string;
   trackingHost: string;
+}
+
+/** The per-tag share of the spread, in [0, 1), fixed by the tag's id. */
+const SPREAD_SHARE = sql`((hashtext(${marktags.id}::text) & 1023)::float8 / 1024)`;
+
+/** Verified custom tags due for a re-check (see RecheckDue), on the database's clock: what the re-verifier works through. */
+function isDueForRecheck(due: Pick<RecheckDue, 'afterMs' | 'spread'>): SQL | undefined {
+  const earliest = due.afterMs * (1 - due.spread);
+  return and(
+    eq(marktags.isVerified, true),
+    eq(marktags.isConnected, true),
+    eq(marktags.preverified, false),
+    or(
+      isNull(marktags.lastCheckedAt),
+      and(
+        // The index's range first; then each tag's own due time within the spread.
+        lte(marktags.lastCheckedAt, sql`now() - ${earliest}::float8 * interval '1 millisecond'`),
+        lte(marktags.lastCheckedAt, sql`now() - ${due.afterMs}::float8 * (1 - ${due.spread}::float8 * ${SPREAD_SHARE}) * interval '1 millisecond'`),
+      ),
+    ),
+  );
 }
 
 /** Marktags, confined to one partner, except the two cross-partner questions verification must ask. */
@@ -172,26 +193,14 @@ export class MarktagsRepository {
    * the database's clock (the one that wrote lastCheckedAt).
    */
   async claimDueForRecheck(due: RecheckDue, limit: number, partnerId?: string, tx: Database = this.db): Promise<MarktagRow[]> {
-    // The per-tag share of the spread, in [0, 1), fixed by the tag's id.
-    const share = sql`((hashtext(${marktags.id}::text) & 1023)::float8 / 1024)`;
-    const earliest = due.afterMs * (1 - due.spread);
     const candidates = tx
       .select({ id: marktags.id })
       .from(marktags)
       .where(
         and(
-          eq(marktags.isVerified, true),
-          eq(marktags.isConnected, true),
-          eq(marktags.preverified, false),
-          or(
-            isNull(marktags.lastCheckedAt),
-            and(
-              // The index's range first; then each tag's own due time within the spread.
-              lte(marktags.lastCheckedAt, sql`now() - ${earliest}::float8 * interval '1 millisecond'`),
-              lte(marktags.lastCheckedAt, sql`now() - ${due.afterMs}::float8 * (1 - ${due.spread}::float8 * ${share}) * interval '1 millisecond'`),
-              lt(marktags.lastCheckedAt, sql`${due.notCheckedSince}::timestamptz`),
-            ),
-          ),
+          isDueForRecheck(due),
+          // Not already claimed in this pass.
+          or(isNull(marktags.lastCheckedAt), lt(marktags.lastCheckedAt, sql`${due.notCheckedSince}::timestamptz`)),
           partnerId === undefined ? undefined : eq(marktags.partnerId, partnerId),
         ),
       )
@@ -199,6 +208,12 @@ export class MarktagsRepository {
       .limit(limit)
       .for('update', { skipLocked: true });
     return tx.update(marktags).set({ lastCheckedAt: sql`now()` }).where(inArray(marktags.id, candidates)).returning();
+  }
+
+  /** How many tags are due for a re-check now (the re-verification backlog). */
+  async countDueForRecheck(due: Pick<RecheckDue, 'afterMs' | 'spread'>, tx: Database = this.db): Promise<number> {
+    const [row] = await tx.select({ due: count() }).from(marktags).where(isDueForRecheck(due));
+    return row?.due ?? 0;
   }
 
   async recordRecheck(

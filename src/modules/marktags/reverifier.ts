@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { MarktagRow } from '../../db/schema/index.js';
 import { DnsUnavailableError, type DnsResolver } from './dns-resolver.js';
 import { verifyDns } from './dns-verifier.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { MarktagsRepository, RecheckDue } from './repository.js';
 
 export interface ReverifierOptions {
@@ -39,6 +40,7 @@ const MIN_TICK_MS = 50;
 const MAX_TICK_MS = 60_000;
 
 const emptySummary = (): RecheckSummary => ({ checked: 0, passed: 0, failed: 0, inconclusive: 0, disconnected: 0 });
+const RECHECK_OUTCOMES = { passed: 'verified', failed: 'failed', inconclusive: 'unavailable' } as const;
 
 /**
  * Re-checks verified custom tags in the background: the CNAME of the host that matched must still
@@ -60,7 +62,13 @@ export class Reverifier {
     private readonly dns: DnsResolver,
     private readonly options: ReverifierOptions,
     private readonly log: FastifyBaseLogger,
+    private readonly metrics?: Metrics,
   ) {}
+
+  /** Verified custom tags due for a re-check now: the work the next runs have ahead of them. */
+  async backlog(): Promise<number> {
+    return this.tags.countDueForRecheck({ afterMs: this.options.intervalMs * DUE_AT, spread: DUE_SPREAD });
+  }
 
   start(): void {
     this.stopped = false;
@@ -128,6 +136,7 @@ export class Reverifier {
     }
     summary.checked++;
     summary[outcome]++;
+    this.metrics?.dnsVerifications.inc({ check: 'recheck', outcome: RECHECK_OUTCOMES[outcome] });
     const updated = await this.tags.recordRecheck(tag.partnerId, tag.id, outcome, this.options.failuresToDisconnect ?? 3);
     if (updated && !updated.isConnected) {
       summary.disconnected++;

@@ -10,6 +10,7 @@ import { DnsUnavailableError, type DnsResolver } from './dns-resolver.js';
 import { describeCheck, normalizeHost, verifyDns, type VerificationResult } from './dns-verifier.js';
 import { dnsNameProblem, isWithin, registrableDomain } from './domains.js';
 import type { MarktagsRepository } from './repository.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { GENERATE_MESSAGES, type GenerateResponse, type TagDetails, type TagDiagnostics, type VerifyResponse } from './schemas.js';
 
 export interface MarktagsOptions {
@@ -57,6 +58,7 @@ export class MarktagsService implements MerchantTagsSource {
     private readonly merchants: MerchantsRepository,
     private readonly dns: DnsResolver,
     private readonly options: MarktagsOptions,
+    private readonly metrics?: Metrics,
   ) {}
 
   /** The same merchant and domain always give the same tag; preverified under the partner's own domain. */
@@ -174,9 +176,14 @@ export class MarktagsService implements MerchantTagsSource {
 
   private async checkDns(candidates: string[], target: string, ownership: { host: string; value: string } | undefined): Promise<VerificationResult> {
     try {
-      return await verifyDns(this.dns, { candidates, target, ...(ownership ? { ownership } : {}) }, this.options.dnsTimeoutMs);
+      const result = await verifyDns(this.dns, { candidates, target, ...(ownership ? { ownership } : {}) }, this.options.dnsTimeoutMs);
+      this.metrics?.dnsVerifications.inc({ check: 'verify', outcome: result.matched ? 'verified' : 'failed' });
+      return result;
     } catch (error) {
-      if (error instanceof DnsUnavailableError) throw dnsUnavailable(error);
+      if (error instanceof DnsUnavailableError) {
+        this.metrics?.dnsVerifications.inc({ check: 'verify', outcome: 'unavailable' });
+        throw dnsUnavailable(error);
+      }
       throw error;
     }
   }
