@@ -72,7 +72,7 @@ let downDatabase: DatabaseHandle;
 let streamBase: string;
 
 /** Where the Admin API is served: the admin listener's instance, with a document of its own. */
-const adminApp = (context: TestContext): App => context.admin as App;
+const adminApp = (context: TestContext): App => context.admin;
 
 let documents: Document[];
 let partner: { token: string; partnerId: string };
