@@ -1,9 +1,7 @@
 import { Type, type Static } from 'typebox';
-import { CnameRecordSchema, DOMAIN_PATTERN, Nullable, Timestamp, Uuid } from '../../schemas/common.js';
+import { CnameRecordSchema, DOMAIN_PATTERN, Nullable, SUBDOMAIN_PATTERN, Timestamp, Uuid } from '../../schemas/common.js';
 import { TagStatusSchema } from '../merchants/schemas.js';
 
-/** The documented subdomain pattern of `POST /v1/partners/marktag/verify`. */
-export const SUBDOMAIN_PATTERN = '^(?!.*:\\/\\/)([a-zA-Z0-9-]+\\.)*[a-zA-Z0-9-]+\\.[a-zA-Z]{2,}$';
 
 const TAG_ID_EXAMPLE = '4d00dcfa-fb3d-4495-88bc-9112aedb2046';
 
