@@ -285,6 +285,30 @@ describe('POST /v1/partners/marktag/verify', () => {
     expect((await details(partner.token, tagId)).status).toBe('inactive');
   });
 
+  it('checks DNS again on every call, even with the same Idempotency-Key: a fixed record verifies', async () => {
+    const { partner, domain, tagId } = await customTag();
+    const key = randomUUID();
+    const withKey = () =>
+      ctx.app.inject({
+        method: 'POST',
+        url: '/v1/partners/marktag/verify',
+        headers: { ...bearer(partner.token), 'idempotency-key': key },
+        payload: { tagId, subdomain: `shop.${domain}` },
+      });
+    dns.set(`mtag.shop.${domain}`, { cname: 'elsewhere.example.test' });
+    const refused = await withKey();
+    expect(refused.statusCode).toBe(422);
+    expect(errorOf(refused).code).toBe('VALIDATION_ERROR');
+
+    // The merchant fixes the record and retries the very same request.
+    dns.set(`mtag.shop.${domain}`, { cname: TARGET });
+    const fixed = await withKey();
+    expect(fixed.statusCode, fixed.body).toBe(200);
+    expect(fixed.headers['idempotent-replayed']).toBeUndefined();
+    expect(fixed.json()).toEqual({ verified: true });
+    expect((await details(partner.token, tagId)).status).toBe('waiting_for_events');
+  });
+
   it('detects CNAME loops and chains longer than 8 hops', async () => {
     const { partner, domain, tagId } = await customTag();
     dns.set(`mtag.shop.${domain}`, { cname: `loop-a.${domain}` });

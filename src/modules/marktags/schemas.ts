@@ -61,6 +61,18 @@ export const VerifyBodySchema = Type.Object(
 );
 export type VerifyBody = Static<typeof VerifyBodySchema>;
 
+/** Clients that send an Idempotency-Key on every POST may send one here too; it changes nothing. */
+export const VerifyHeadersSchema = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      description: 'Accepted and ignored: verification is naturally idempotent, and every call checks DNS again (a retry after fixing the record succeeds).',
+      examples: ['5f0c8e8e-7d0a-4f5e-9d43-0d5f8f1b2c3a'],
+    }),
+  ),
+});
+
 export const VerifyResponseSchema = Type.Object(
   { verified: Type.Boolean({ description: 'Whether the MarkTag installation was successfully verified', examples: [true] }) },
   { examples: [{ verified: true }] },
