@@ -38,7 +38,10 @@ function errorEnvelope(codes: readonly ErrorCode[], description: string, example
 export type ErrorTable = Partial<Record<400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503, readonly [string, ...ErrorCode[]]>>;
 
 /** Every Partners API route can answer this one (a per-token limit). */
-const RATE_LIMITED_ROW = ['Too many requests for this token: retry after Retry-After seconds', 'RATE_LIMITED'] as const;
+const RATE_LIMITED_ROW = [
+  'Too many requests for this token, or too many failed authentications from this client address: retry after Retry-After seconds',
+  'RATE_LIMITED',
+] as const;
 
 /** Response schemas for the documented error rows of an endpoint, plus the rows every endpoint can answer. */
 export function errorResponses(table: ErrorTable, options: { rateLimited?: boolean } = {}): Record<number, TSchema> {
