@@ -2,7 +2,7 @@ import { Socket } from 'node:net';
 import type { Table } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import type { Database, DatabaseHandle } from '../src/db/client.js';
+import type { DatabaseHandle } from '../src/db/client.js';
 import { apiTokens } from '../src/db/schema/index.js';
 import { generateToken } from '../src/modules/tokens/token-format.js';
 import { testDatabase } from './helpers/database.js';
@@ -39,7 +39,7 @@ function countingReads(handle: DatabaseHandle, table: Table): { handle: Database
         return builder;
       };
     },
-  }) as Database;
+  });
   return { handle: { ...handle, db }, reads: () => reads };
 }
 

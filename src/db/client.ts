@@ -23,6 +23,21 @@ export interface NamedStatement {
 
 export type RunStatement = <Row>(statement: NamedStatement, params: unknown[]) => Promise<Row[]>;
 
+/** A failed hot-path statement, named for the logs; the driver's error is its cause. */
+export class StatementError extends Error {
+  constructor(
+    readonly statement: string,
+    cause: unknown,
+  ) {
+    super(`statement ${statement} failed`, { cause });
+    this.name = 'StatementError';
+  }
+}
+
+const named = (statement: NamedStatement) => (error: unknown) => {
+  throw new StatementError(statement.name, error);
+};
+
 interface HandleBase {
   db: Database;
   /** Hot paths: a fixed statement, planned once per connection, outside the query builder. */
@@ -88,7 +103,8 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Postgr
     connectionString: url,
     ping: () => ping(db),
     run: async <Row>(statement: NamedStatement, params: unknown[]) =>
-      (await pool.query<Row & pg.QueryResultRow>({ name: statement.name, text: statement.text, values: params })).rows as Row[],
+      (await pool.query<Row & pg.QueryResultRow>({ name: statement.name, text: statement.text, values: params }).catch(named(statement)))
+        .rows as Row[],
     async tryWithLock(key, work) {
       // The lock belongs to a connection: hold one for the whole run.
       const connection = await pool.connect();
@@ -117,7 +133,7 @@ export async function openPglite(dataDir: string | undefined): Promise<PgliteHan
     engine: 'pglite',
     client,
     ping: () => ping(db),
-    run: async <Row>(statement: NamedStatement, params: unknown[]) => (await client.query<Row>(statement.text, params)).rows,
+    run: async <Row>(statement: NamedStatement, params: unknown[]) => (await client.query<Row>(statement.text, params).catch(named(statement))).rows,
     // One connection in one process: nothing else can hold the lock (a session may re-take its own).
     tryWithLock: (key, work) => tryWithLock(client, key, work),
     async close() {

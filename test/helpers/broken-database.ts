@@ -16,7 +16,12 @@ export type Fault =
    * Prepared hot-path statements (the collector's batch insert) fail as if the connection
    * dropped, the first `times` of them or all; every other query still works.
    */
-  | { kind: 'batch-write-fails'; times?: number };
+  | { kind: 'batch-write-fails'; times?: number }
+  /**
+   * The collector's batch insert gets `value` in place of its first event id: a real database
+   * error whose message quotes the value.
+   */
+  | { kind: 'batch-write-invalid'; value: string };
 
 /** Wraps a builder so that one method's arguments (or call) can be intercepted. */
 function intercept<T extends object>(builder: T, method: string, replace: (original: AnyFunction, target: T) => AnyFunction): T {
@@ -71,6 +76,10 @@ export function withFault(handle: DatabaseHandle, fault: Fault): DatabaseHandle 
     if (failuresLeft > 0) {
       failuresLeft--;
       return Promise.reject(Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' }));
+    }
+    if (fault.kind === 'batch-write-invalid' && statement.text.includes('insert into events') && Array.isArray(params[1])) {
+      const [first, ids, ...rest] = params;
+      return handle.run(statement, [first, [fault.value, ...(ids as unknown[]).slice(1)], ...rest]);
     }
     return handle.run(statement, params);
   };
