@@ -3,10 +3,12 @@ import { Writable } from 'node:stream';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres } from '../src/db/client.js';
-import { marktags, merchants, partners } from '../src/db/schema/index.js';
+import { sql } from 'drizzle-orm';
+import { idempotencyKeys, marktags, merchants, partners } from '../src/db/schema/index.js';
 import { loggerOptions } from '../src/logger.js';
 import { hashToken, generateToken } from '../src/modules/tokens/token-format.js';
 import { bearer, createTestApp, type TestContext } from './helpers/app.js';
+import type { GenerateResponse } from '../src/modules/marktags/schemas.js';
 import { withFault } from './helpers/broken-database.js';
 import { testDatabase } from './helpers/database.js';
 import { createLiveTag, createMerchant, createPartner } from './helpers/factories.js';
@@ -141,4 +143,64 @@ describe('every path that logs an error', () => {
       await faulty.app.close();
     }
   });
+
+  it('the idempotency plugin, when it cannot record the response: neither the key nor the body', async () => {
+    const log = capturingLogger();
+    const faulty = await createTestApp(
+      {},
+      { logger: log.logger, database: withFault(await testDatabase(), { kind: 'update-sets', table: idempotencyKeys, values: { statusCode: marker() } }) },
+    );
+    try {
+      const { token } = await createPartner(faulty.app);
+      const key = marker();
+      const name = marker();
+      const response = await faulty.app.inject({
+        method: 'POST',
+        url: '/v1/partners/merchant',
+        headers: { ...bearer(token), 'idempotency-key': key },
+        payload: { name },
+      });
+      expect(response.statusCode).toBe(201);
+      const line = log.errors().find((entry) => entry.msg === 'could not record the idempotent response');
+      expect(line?.err).toMatchObject({ type: 'DrizzleQueryError', cause: { sqlState: '22P02' } });
+      for (const value of [key, name, response.json<{ merchantId: string }>().merchantId]) expect(log.text()).not.toContain(value);
+    } finally {
+      await faulty.app.close();
+    }
+  });
+
+  it('the background re-verification: not the tag’s hosts or ids', async () => {
+    const log = capturingLogger();
+    const faulty = await createTestApp(
+      // No DNS server answers: every re-check is inconclusive, and recording it is what fails.
+      { MARKTAG_REVERIFY_INTERVAL: '1s', MARKTAG_DNS_SERVERS: '127.0.0.1:9', MARKTAG_DNS_TIMEOUT_MS: '200' },
+      { logger: log.logger, database: withFault(await testDatabase(), { kind: 'write-violates-check', table: marktags }) },
+    );
+    // The tag is made on a sound app: the fault refuses every write of marktags.
+    const sound = await createTestApp();
+    try {
+      const { token } = await createPartner(sound.app);
+      const merchantId = await createMerchant(sound.app, token);
+      const domain = `${marker()}.test`;
+      const generated = await sound.app.inject({ method: 'POST', url: '/v1/partners/marktag/generate', headers: bearer(token), payload: { merchantId, domain } });
+      const tagId = generated.json<GenerateResponse>().tagId;
+      const trackingHost = `mtag.${domain}`;
+      await sound.database.db.execute(
+        sql`update marktags set is_verified = true, is_connected = true, tracking_host = ${trackingHost}, hostname = ${domain}, last_checked_at = null where id = ${tagId}`,
+      );
+      faulty.app.services.reverifier.start();
+      const started = Date.now();
+      while (!log.errors().some((entry) => entry.msg === 're-verification failed; will try again')) {
+        expect(Date.now() - started, 'no re-verification failure was logged').toBeLessThan(15_000);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const line = log.errors().find((entry) => entry.msg === 're-verification failed; will try again');
+      expect(line?.err).toMatchObject({ type: 'DrizzleQueryError', cause: { sqlState: '23514', constraint: 'marktags_status_check' } });
+      for (const value of [domain, tagId]) expect(log.text()).not.toContain(value);
+    } finally {
+      await faulty.app.services.reverifier.stop();
+      await faulty.app.close();
+      await sound.app.close();
+    }
+  }, 30_000);
 });

@@ -12,6 +12,8 @@ export type Fault =
   | { kind: 'insert-throws'; table: Table }
   /** Writes to table are sent with a status the CHECK constraint refuses: a real database error. */
   | { kind: 'write-violates-check'; table: Table }
+  /** Updates of table also set `values` (say, text in an integer column): a real database error. */
+  | { kind: 'update-sets'; table: Table; values: Record<string, unknown> }
   /**
    * Prepared hot-path statements (the collector's batch insert) fail as if the connection
    * dropped, the first `times` of them or all; every other query still works.
@@ -56,6 +58,14 @@ export function withFault(handle: DatabaseHandle, fault: Fault): DatabaseHandle 
               if (source === fault.table) throw new Error(SECRET_DRIVER_TEXT);
               return from.call(builder, source, ...rest);
             });
+        }
+        if (property === 'update' && fault.kind === 'update-sets') {
+          const values = fault.values;
+          return (table: unknown) => {
+            const builder = method.call(target, table) as object;
+            if (table !== fault.table) return builder;
+            return intercept(builder, 'set', (original, inner) => (set: unknown) => original.call(inner, { ...(set as object), ...values }));
+          };
         }
         if ((property === 'insert' || property === 'update') && (fault.kind === 'insert-throws' || fault.kind === 'write-violates-check')) {
           return (table: unknown) => {
