@@ -10,6 +10,7 @@ import { AdminService } from './modules/admin/service.js';
 import { PartnersRepository } from './modules/admin/repository.js';
 import { adminRoutes } from './modules/admin/routes.js';
 import { BatchWriter, DEFAULT_BATCH_OPTIONS, type BatchWriterOptions } from './modules/collect/batch-writer.js';
+import { DEFAULT_IGNORED_OPTIONS, IgnoredEventsCounter, type IgnoredEventsOptions } from './modules/collect/ignored-events.js';
 import { CollectRepository } from './modules/collect/repository.js';
 import { collectRoutes } from './modules/collect/routes.js';
 import { CollectService } from './modules/collect/service.js';
@@ -54,6 +55,8 @@ export interface AppDeps {
   batch?: Partial<BatchWriterOptions>;
   /** "New events" notifications: LISTEN/NOTIFY on PostgreSQL, in-process on PGlite, when not given. */
   bus?: EventBus;
+  /** Ignored-event counting tuning (tests). */
+  ignored?: Partial<IgnoredEventsOptions>;
   /** Live-stream tuning (tests). */
   stream?: Partial<StreamHubOptions & SseOptions>;
   /** Overrides the configured logger (tests pass false or a capturing stream). */
@@ -68,6 +71,8 @@ export interface Services {
   reverifier: Reverifier;
   events: BatchWriter;
   streams: StreamHub;
+  /** Counts of events answered but not stored (bots), flushed every few seconds. */
+  ignored: IgnoredEventsCounter;
 }
 
 declare module 'fastify' {
@@ -137,7 +142,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     deps.bus ??
     (deps.database.engine === 'postgres' ? new PostgresEventBus(deps.database.connectionString, app.log) : new InProcessEventBus());
   const writer = new BatchWriter(collectRepository, app.log, bus, { ...DEFAULT_BATCH_OPTIONS, ...deps.batch });
-  const collector = new CollectService(new TagCache(collectRepository), writer);
+  const ignored = new IgnoredEventsCounter(collectRepository, app.log, { ...DEFAULT_IGNORED_OPTIONS, ...deps.ignored });
+  const collector = new CollectService(new TagCache(collectRepository), writer, ignored);
   const merchants = new MerchantsService(db, merchantsRepository, marktags);
   const eventsRepository = new EventsRepository(db, deps.database.run);
   const eventsService = new EventsService(eventsRepository, merchantsRepository, marktagsRepository);
@@ -151,10 +157,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     { intervalMs: config.reverifyIntervalMs ?? 6 * 3_600_000, dnsTimeoutMs: config.dnsTimeoutMs },
     app.log,
   );
-  app.decorate('services', { marktags, reverifier, events: writer, streams: hub });
+  app.decorate('services', { marktags, reverifier, events: writer, streams: hub, ignored });
   app.addHook('onClose', async () => {
     await reverifier.stop();
     await writer.close();
+    await ignored.close();
   });
   const idempotency = new IdempotencyRepository(db);
 

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { openPostgres } from '../src/db/client.js';
 import { loggerOptions } from '../src/logger.js';
 import type { App } from '../src/app.js';
-import type { GenerateResponse } from '../src/modules/marktags/schemas.js';
+import type { GenerateResponse, TagDetails } from '../src/modules/marktags/schemas.js';
 import { TRACKER_FILE } from '../src/modules/collect/tracker-asset.js';
 import { bearer, createTestApp, errorOf, type TestContext } from './helpers/app.js';
 import { withFault } from './helpers/broken-database.js';
@@ -419,5 +419,73 @@ describe('durability', () => {
     await closing.app.close();
     expect((await pending).statusCode).toBe(202);
     expect(await stored(tag.tagId)).toHaveLength(2);
+  });
+});
+
+describe('ignored (bot) events', () => {
+  const details = async (tagId: string, token: string) => ctx.app.inject({ method: 'GET', url: `/v1/partners/marktag/${tagId}`, headers: bearer(token) });
+  const diagnostics = async (tagId: string, token: string) => (await details(tagId, token)).json<TagDetails>().diagnostics;
+
+  it('counts them per tag in memory and shows them in the tag details after a flush; other tags and partners see nothing', async () => {
+    const tag = await liveTag();
+    const other = await liveTag();
+    expect(await diagnostics(tag.tagId, tag.token)).toEqual({ ignoredEvents: { bot: 0 }, lastIgnoredAt: null });
+    const before = Date.now();
+    for (const [ua, events] of [[undefined, 1], ['curl/8.5.0', 2], ['HeadlessChrome/131.0.0.0', 3]] as const) {
+      const response = await collect({ tagId: tag.tagId, events: Array.from({ length: events }, () => event()) }, { 'user-agent': ua });
+      expect(response.headers['x-marktag-ignored']).toBe('bot');
+    }
+    expect((await collect({ tagId: tag.tagId, events: [event()] })).json()).toEqual({ accepted: 1, duplicates: 0 });
+    // Nothing is written per bot request: the counts wait in memory for the next flush.
+    expect((await diagnostics(tag.tagId, tag.token)).ignoredEvents.bot).toBe(0);
+
+    await ctx.app.services.ignored.flush();
+    const counted = await diagnostics(tag.tagId, tag.token);
+    expect(counted.ignoredEvents).toEqual({ bot: 6 });
+    expect(Date.parse(counted.lastIgnoredAt ?? '')).toBeGreaterThanOrEqual(before - 1000);
+    expect(await diagnostics(other.tagId, other.token)).toEqual({ ignoredEvents: { bot: 0 }, lastIgnoredAt: null });
+    // Another partner's tag stays 404, diagnostics or not.
+    const foreign = await details(tag.tagId, other.token);
+    expect(foreign.statusCode).toBe(404);
+    expect(errorOf(foreign).code).toBe('TAG_NOT_FOUND');
+
+    // Later flushes add to the count.
+    await collect({ tagId: tag.tagId, events: [event()] }, { 'user-agent': undefined });
+    await ctx.app.services.ignored.flush();
+    expect((await diagnostics(tag.tagId, tag.token)).ignoredEvents).toEqual({ bot: 7 });
+  });
+
+  it('keeps the counts of a failed flush for the next one', async () => {
+    const flaky = await createTestApp({}, { database: withFault(await testDatabase(), { kind: 'batch-write-fails', times: 1 }) });
+    try {
+      const tag = await liveTag();
+      await collect({ tagId: tag.tagId, events: [event(), event(), event()] }, { 'user-agent': 'curl/8.5.0' }, flaky.app);
+      await flaky.app.services.ignored.flush();
+      expect((await diagnostics(tag.tagId, tag.token)).ignoredEvents).toEqual({ bot: 0 });
+      await collect({ tagId: tag.tagId, events: [event()] }, { 'user-agent': 'curl/8.5.0' }, flaky.app);
+      await flaky.app.services.ignored.flush();
+      expect((await diagnostics(tag.tagId, tag.token)).ignoredEvents).toEqual({ bot: 4 });
+    } finally {
+      await flaky.app.close();
+    }
+  });
+
+  it('flushes by itself every few seconds, and at close', async () => {
+    const timed = await createTestApp({}, { database: ctx.database, ignored: { flushIntervalMs: 100 } });
+    const closing = await createTestApp({}, { database: ctx.database });
+    try {
+      const tag = await liveTag();
+      await collect({ tagId: tag.tagId, events: [event(), event()] }, { 'user-agent': 'curl/8.5.0' }, timed.app);
+      const deadline = Date.now() + 5000;
+      while ((await diagnostics(tag.tagId, tag.token)).ignoredEvents.bot === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect((await diagnostics(tag.tagId, tag.token)).ignoredEvents).toEqual({ bot: 2 });
+
+      await collect({ tagId: tag.tagId, events: [event()] }, { 'user-agent': 'curl/8.5.0' }, closing.app);
+      await closing.app.close();
+      expect((await diagnostics(tag.tagId, tag.token)).ignoredEvents).toEqual({ bot: 3 });
+    } finally {
+      await timed.app.close();
+      await closing.app.close();
+    }
   });
 });

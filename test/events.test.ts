@@ -251,6 +251,67 @@ describe('GET /v1/partners/events/summary', () => {
     ]);
   });
 
+  it('reads a date-only from and to as midnights in the requested time zone, to exclusive: exactly those days, none lost at the edges', async () => {
+    const w = await world();
+    await seedEvents(ctx.database, w, [
+      { at: '2026-11-24T22:59:59Z', type: 'page_view' }, // 23:59:59 on the 24th in Paris: before the range
+      { at: '2026-11-24T23:30:00Z', type: 'page_view' }, // 00:30 on the 25th in Paris: the first day
+      { at: '2026-12-01T22:59:59Z', type: 'page_view' }, // 23:59:59 on the 1st in Paris: the last day
+      { at: '2026-12-01T23:00:00Z', type: 'page_view' }, // midnight starting the 2nd in Paris: `to` is exclusive
+    ]);
+    const paris = await get<Summary>(w.token, `/v1/partners/events/summary?merchantId=${w.merchantId}&from=2026-11-25&to=2026-12-02&timezone=Europe/Paris`);
+    expect(paris.series.map((b) => b.start)).toEqual(
+      ['24', '25', '26', '27', '28', '29', '30'].map((day) => `2026-11-${day}T23:00:00.000Z`),
+    );
+    expect(paris.series.map((b) => b.events)).toEqual([1, 0, 0, 0, 0, 0, 1]);
+    expect(paris.totals.events).toBe(2);
+    // Without a time zone the same dates are UTC days.
+    const utc = await get<Summary>(w.token, `/v1/partners/events/summary?merchantId=${w.merchantId}&from=2026-11-25&to=2026-12-02`);
+    expect(utc.series.map((b) => b.start)).toEqual(['25', '26', '27', '28', '29', '30'].map((day) => `2026-11-${day}T00:00:00.000Z`).concat('2026-12-01T00:00:00.000Z'));
+    expect(utc.series.map((b) => b.events)).toEqual([0, 0, 0, 0, 0, 0, 2]);
+  });
+
+  it('reads date-only days through daylight saving changes, and a day whose midnight does not exist', async () => {
+    const w = await world();
+    // 2026-10-25: Paris leaves summer time (a 25-hour day); 2026-03-29: it enters it (23 hours).
+    await seedEvents(ctx.database, w, [
+      { at: '2026-10-23T21:59:59Z', type: 'page_view' }, // before the 24th in Paris
+      { at: '2026-10-23T22:00:00Z', type: 'page_view' }, // the 24th's first second
+      { at: '2026-10-25T22:59:59Z', type: 'page_view' }, // the 25th's last second, 25 hours after its midnight
+      { at: '2026-10-26T22:59:59Z', type: 'page_view' }, // the 26th's last second
+      { at: '2026-10-26T23:00:00Z', type: 'page_view' }, // the 27th: excluded
+      { at: '2026-03-28T23:00:00Z', type: 'lead' }, // the 29th's first second
+      { at: '2026-03-29T21:59:59Z', type: 'lead' }, // the 29th's last second, 23 hours later
+      { at: '2026-03-29T22:00:00Z', type: 'lead' }, // the 30th: excluded
+    ]);
+    const autumn = await get<Summary>(w.token, `/v1/partners/events/summary?merchantId=${w.merchantId}&from=2026-10-24&to=2026-10-27&timezone=Europe/Paris`);
+    expect(autumn.series.map((b) => [b.start, b.events])).toEqual([
+      ['2026-10-23T22:00:00.000Z', 1],
+      ['2026-10-24T22:00:00.000Z', 1],
+      ['2026-10-25T23:00:00.000Z', 1],
+    ]);
+    const spring = await get<Summary>(w.token, `/v1/partners/events/summary?merchantId=${w.merchantId}&from=2026-03-29&to=2026-03-30&timezone=Europe/Paris`);
+    expect(spring.series.map((b) => [b.start, b.events])).toEqual([['2026-03-28T23:00:00.000Z', 2]]);
+    const hourly = await get<Summary>(w.token, `/v1/partners/events/summary?merchantId=${w.merchantId}&from=2026-03-29&to=2026-03-30&interval=hour&timezone=Europe/Paris`);
+    expect(hourly.series).toHaveLength(23);
+    expect(hourly.totals.events).toBe(2);
+    // Santiago enters summer time at midnight: 2026-09-06 starts at 01:00 local (04:00 UTC).
+    const santiago = await get<Summary>(w.token, `/v1/partners/events/summary?merchantId=${w.merchantId}&from=2026-09-05&to=2026-09-08&timezone=America/Santiago`);
+    expect(santiago.series.map((b) => b.start)).toEqual(['2026-09-05T04:00:00.000Z', '2026-09-06T04:00:00.000Z', '2026-09-07T03:00:00.000Z']);
+  });
+
+  it('reads a date-only from and to as UTC midnights on the events list, which takes no time zone', async () => {
+    const w = await world();
+    await seedEvents(ctx.database, w, [
+      { at: '2026-11-24T23:30:00Z', type: 'page_view' },
+      { at: '2026-11-25T00:00:00Z', type: 'lead' },
+      { at: '2026-11-25T23:59:59Z', type: 'purchase' },
+      { at: '2026-11-26T00:00:00Z', type: 'sign_up' },
+    ]);
+    const page = await get<EventPage>(w.token, `/v1/partners/events?merchantId=${w.merchantId}&from=2026-11-25&to=2026-11-26`);
+    expect(page.events.map((e) => e.type)).toEqual(['purchase', 'lead']);
+  });
+
   it('lists every bucket of a 23-hour day and of a half-hour zone, empty ones included', async () => {
     const w = await world();
     // 2025-03-09: New York enters summer time, a 23-hour day (05:00 UTC on the 9th to 04:00 UTC on the 10th).
@@ -285,6 +346,7 @@ describe('GET /v1/partners/events/summary', () => {
     ['&interval=week', 'interval'],
     ['&from=2020-01-01&to=2025-01-01&interval=hour', 'interval'],
     ['&from=2025-02-01&to=2025-01-01', 'from'],
+    ['&from=2026-02-31&timezone=Europe/Paris', 'from'],
   ])('refuses %s with 400 VALIDATION_ERROR', async (query, field) => {
     const w = await world();
     const merchant = query === '' ? '' : `merchantId=${w.merchantId}`;

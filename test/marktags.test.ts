@@ -556,6 +556,7 @@ describe('GET /v1/partners/marktag/{tagId}', () => {
       createdAt: expect.any(String) as string,
       verifiedAt: null,
       lastEventAt: null,
+      diagnostics: { ignoredEvents: { bot: 0 }, lastIgnoredAt: null },
     });
   });
 

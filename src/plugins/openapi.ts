@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { clientView, liftRequiredHeaders } from './openapi-transforms.js';
 
 export interface OpenApiOptions {
   publicUrl: string;
@@ -23,8 +24,11 @@ export const openApiPlugin = fp<OpenApiOptions>(
           description:
             'Create merchants, generate and verify MarkTags on their domains, and read the events the tags collect. ' +
             'Every error answer carries `{"error": {"code", "message", "requestId", "details"?}}`; the request id is also the `x-request-id` header.',
+          // A self-hosted service: whoever runs this server answers for it, at its public address.
+          contact: { name: 'The operator of this MarkTag server', url: publicUrl },
+          license: { name: 'MIT', identifier: 'MIT' },
         },
-        servers: [{ url: publicUrl }],
+        servers: [{ url: publicUrl, description: 'This server (MARKTAG_PUBLIC_URL)' }],
         tags: [
           { name: 'Partner', description: 'Your partner account' },
           { name: 'Merchants', description: 'Create and manage merchant accounts under your partner account' },
@@ -50,6 +54,8 @@ export const openApiPlugin = fp<OpenApiOptions>(
           },
         },
       },
+      transform: ({ schema, url }) => ({ schema: clientView(schema) ?? schema, url }),
+      transformObject: (document) => ('openapiObject' in document ? liftRequiredHeaders(document.openapiObject) : document.swaggerObject),
     });
     await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

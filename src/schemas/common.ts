@@ -1,7 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox';
-import type { ErrorCode } from '../errors.js';
 
-/** Shared schema pieces: the error envelope, pagination, ids and timestamps. */
+/** Shared schema pieces: pagination, ids, timestamps, names and domains (answers and errors: responses.ts). */
 
 export const Uuid = (description: string, example = '550e8400-e29b-41d4-a716-446655440000') =>
   Type.String({ format: 'uuid', description, examples: [example] });
@@ -10,50 +9,6 @@ export const Timestamp = (description: string, example = '2025-01-25T10:30:00.00
   Type.String({ format: 'date-time', description, examples: [example] });
 
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-
-export const ErrorDetailSchema = Type.Object({
-  field: Type.String({ description: 'The request field the problem is about', examples: ['name'] }),
-  message: Type.String({ description: 'What is wrong with it', examples: ['name is required'] }),
-  host: Type.Optional(Type.String({ description: 'DNS verification: a host that was checked', examples: ['mtag.shop.example.com'] })),
-  resolvedTo: Type.Optional(
-    Type.Array(Type.String(), { description: 'DNS verification: the CNAME chain that host resolved to (empty when it has none)' }),
-  ),
-});
-
-function errorEnvelope(codes: readonly ErrorCode[], description: string, example: string) {
-  return Type.Object(
-    {
-      error: Type.Object({
-        code: Type.Unsafe<ErrorCode>({ type: 'string', enum: [...codes], description: 'Stable, machine-readable error code' }),
-        message: Type.String({ description: 'A human sentence explaining the problem', examples: [example] }),
-        requestId: Type.String({ description: 'Also sent as the x-request-id header; quote it when asking for support' }),
-        details: Type.Optional(Type.Array(ErrorDetailSchema, { description: 'Per-field problems, when there are any' })),
-      }),
-    },
-    { description },
-  );
-}
-
-/** `[description, code…]` per status, as the endpoint's documentation lists them. */
-export type ErrorTable = Partial<Record<400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503, readonly [string, ...ErrorCode[]]>>;
-
-/** Every Partners API route can answer this one (a per-token limit). */
-const RATE_LIMITED_ROW = [
-  'Too many requests for this token, or too many failed authentications from this client address: retry after Retry-After seconds',
-  'RATE_LIMITED',
-] as const;
-
-/** Response schemas for the documented error rows of an endpoint, plus the rows every endpoint can answer. */
-export function errorResponses(table: ErrorTable, options: { rateLimited?: boolean } = {}): Record<number, TSchema> {
-  const out: Record<number, TSchema> = {};
-  const rows: ErrorTable = options.rateLimited && !table[429] ? { ...table, 429: RATE_LIMITED_ROW } : table;
-  for (const [status, row] of Object.entries(rows)) {
-    if (!row) continue;
-    const [description, ...codes] = row;
-    out[Number(status)] = errorEnvelope(codes, description, description);
-  }
-  return out;
-}
 
 export const PageQuerySchema = Type.Object(
   {

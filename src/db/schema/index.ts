@@ -4,3 +4,4 @@ export * from './merchants.js';
 export * from './idempotency-keys.js';
 export * from './marktags.js';
 export * from './events.js';
+export * from './ignored-events.js';

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { Database, NamedStatement, RunStatement } from '../../db/client.js';
-import { marktags, type TagStatus } from '../../db/schema/index.js';
+import { marktags, type IgnoreReason, type TagStatus } from '../../db/schema/index.js';
 import { CHANNEL } from '../events/event-bus.js';
 
 /** What the collector needs to know about a tag. */
@@ -36,6 +36,26 @@ export interface EventRecord {
   deviceBrowser: string | null;
   deviceOs: string | null;
 }
+
+/** Ignored events of one tag for one reason since the last flush. */
+export interface IgnoredCount {
+  tagId: string;
+  reason: IgnoreReason;
+  events: number;
+  lastAt: Date;
+}
+
+const ADD_IGNORED: NamedStatement = {
+  name: 'marktag_add_ignored_events',
+  text: `
+    insert into ignored_events (tag_id, partner_id, reason, count, last_ignored_at)
+    select m.id, m.partner_id, u.reason, u.count, u.last_at
+    from unnest($1::uuid[], $2::text[], $3::bigint[], $4::timestamptz[]) as u(tag_id, reason, count, last_at)
+    join marktags m on m.id = u.tag_id
+    on conflict (tag_id, reason) do update
+      set count = ignored_events.count + excluded.count,
+          last_ignored_at = greatest(ignored_events.last_ignored_at, excluded.last_ignored_at)`,
+};
 
 const key = (tagId: string, eventId: string) => `${tagId}/${eventId}`;
 
@@ -108,6 +128,20 @@ export class CollectRepository {
     let maxId = 0n;
     for (const row of inserted) if (BigInt(row.id) > maxId) maxId = BigInt(row.id);
     return { inserted: new Set(inserted.map((row) => key(row.tag_id, row.event_id))), maxId };
+  }
+
+  /**
+   * Adds counts of ignored events, one row per (tag, reason), in one statement. Tags deleted since
+   * their events were counted are skipped (the join), so one of them cannot fail the others' counts.
+   */
+  async addIgnored(counts: IgnoredCount[]): Promise<void> {
+    if (counts.length === 0) return;
+    await this.run(ADD_IGNORED, [
+      counts.map((c) => c.tagId),
+      counts.map((c) => c.reason),
+      counts.map((c) => c.events),
+      counts.map((c) => c.lastAt.toISOString()),
+    ]);
   }
 
   /** Events as the collector writes them, for tests and tools that load data directly. */

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { errorResponses } from '../../schemas/common.js';
+import { described, media, responseHeader, responses, withOwnHeaders } from '../../schemas/responses.js';
 import { CollectBodySchema, CollectResponseSchema, LIMITS } from './schemas.js';
 import type { CollectService } from './service.js';
 import type { TrackerAsset } from './tracker-asset.js';
@@ -15,6 +15,8 @@ export const VISITOR_COOKIE = 'mtag_vid';
 const VISITOR_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 const ONE_YEAR_SECONDS = 365 * 24 * 60 * 60;
 const tags = ['Collector'];
+const TRACKER_ETAG = responseHeader('The version of the script: send it back in If-None-Match', { type: 'string', examples: ['"k3Jx9b0bWdQ8e3fHq1r2s3t4u5v"'] }, { required: true });
+const TRACKER_CACHE = responseHeader('Cacheable for 5 minutes, then revalidated', { type: 'string', examples: ['public, max-age=300, stale-while-revalidate=86400'] }, { required: true });
 
 /** The one cookie the collector reads; the merchant site's other cookies are never parsed or kept. */
 function visitorFromCookie(header: string | undefined): string | undefined {
@@ -68,8 +70,15 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
         operationId: 'trackerScript',
         summary: 'The tracker script',
         description:
-          'Install on every page: `<script async src="https://<trackingHost>/mtag.js" data-tag-id="<tagId>"></script>` (the tag details give the exact snippet). Cacheable; revalidate with If-None-Match.',
-        response: { 200: Type.Unsafe<Buffer>({ type: 'string', description: 'JavaScript' }), 304: Type.Null({ description: 'Not modified' }) },
+          'Install it on every page with the `snippet` of the tag details: an async script from `https://<trackingHost>/mtag.js` carrying the tag id in `data-tag-id`. Cacheable; revalidate with If-None-Match.',
+        security: [],
+        response: responses(
+          {
+            200: withOwnHeaders(media('The tracker script', { 'application/javascript': Type.String() }), { etag: TRACKER_ETAG, 'cache-control': TRACKER_CACHE }),
+            304: withOwnHeaders(Type.Null({ description: 'Not modified: the copy of If-None-Match is current' }), { etag: TRACKER_ETAG }),
+          },
+          {},
+        ),
       },
     },
     async (request, reply) => {
@@ -102,14 +111,22 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
       config: { internalErrorCode: 'SERVICE_UNAVAILABLE', rateLimit: {} },
       schema: {
         tags,
+        security: [],
+        // sendBeacon sends the same JSON as text/plain (no CORS preflight).
+        consumes: ['application/json', 'text/plain'],
         operationId: 'collect',
         summary: 'Collect events',
         description:
-          'Called by the tracker from merchant pages (JSON or text/plain JSON, at most 64 KiB and 100 events). Answers 202 only after the events are committed; `eventId` makes replays harmless. Without a `visitorId`, the first-party cookie `mtag_vid` identifies the visitor (issued when absent). Bots are answered 202 with `accepted: 0` and `x-marktag-ignored: bot`, and nothing is stored.',
+          'Called by the tracker from merchant pages (JSON or text/plain JSON, at most 64 KiB and 100 events). Answers 202 only after the events are committed; `eventId` makes replays harmless. Without a `visitorId`, the first-party cookie `mtag_vid` identifies the visitor (issued when absent). For browsers only: a request without a browser user agent (a bot, a crawler, a headless browser, curl, a shop\'s back end) is answered 202 with `accepted: 0` and `x-marktag-ignored: bot`, nothing is stored, and its events are counted in the tag\'s `diagnostics.ignoredEvents.bot`. Server-side senders must use the server-side events API (coming) rather than this endpoint.',
         body: CollectBodySchema,
-        response: {
-          202: CollectResponseSchema,
-          ...errorResponses({
+        response: responses(
+          {
+            202: withOwnHeaders(described('Success Response (202 Accepted): the events are stored', CollectResponseSchema), {
+              'x-marktag-ignored': responseHeader('Why nothing was stored although the answer is 202: "bot" for a crawler or a missing user agent', { type: 'string', enum: ['bot'] }, { required: false }),
+              'set-cookie': responseHeader(`The first-party visitor cookie ${VISITOR_COOKIE} (HttpOnly, SameSite=Lax, one year), when the body has no visitorId and the request had none`, { type: 'string' }, { required: false }),
+            }),
+          },
+          {
             400: ['Malformed body or an invalid event; `details` name the field', 'VALIDATION_ERROR'],
             403: [
               'TAG_NOT_VERIFIED: the tag is not verified or no longer connected; ORIGIN_NOT_ALLOWED: the page is not on the tag\'s domain',
@@ -120,9 +137,11 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
             413: ['Body over 64 KiB', 'PAYLOAD_TOO_LARGE'],
             429: ['Too many requests for this tag: retry after Retry-After seconds', 'RATE_LIMITED'],
             415: ['Body neither application/json nor text/plain', 'UNSUPPORTED_MEDIA_TYPE'],
+            500: ['Unexpected failure: logged with its request id; nothing was acknowledged', 'SERVICE_UNAVAILABLE'],
             503: ['The events could not be stored: nothing was kept, retry after Retry-After seconds', 'SERVICE_UNAVAILABLE'],
-          }),
-        },
+          },
+          { rateLimited: true },
+        ),
       },
     },
     async (request, reply) => {

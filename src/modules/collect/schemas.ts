@@ -1,18 +1,8 @@
 import { Type, type Static } from 'typebox';
+import { CURRENCY_PATTERN, EVENT_TYPE_PATTERN, LIMITS, RULE_MESSAGES } from './event-rules.js';
 
-/** Limits a browser batch must respect; the tracker stays well within them. */
-export const LIMITS = {
-  bodyBytes: 64 * 1024,
-  events: 100,
-  propertiesKeys: 50,
-  propertiesBytes: 4 * 1024,
-  url: 2048,
-  title: 1024,
-  /** How far ahead of the server a client clock may be before its timestamp is replaced. */
-  futureSkewMs: 5 * 60 * 1000,
-} as const;
+export { EVENT_TYPE_PATTERN, LIMITS };
 
-export const EVENT_TYPE_PATTERN = '^[a-z][a-z0-9_]{0,63}$';
 const ID_PATTERN = '^[A-Za-z0-9_-]{1,128}$';
 
 const EventSchema = Type.Object(
@@ -20,7 +10,7 @@ const EventSchema = Type.Object(
     eventId: Type.Optional(Type.String({ format: 'uuid', description: 'Unique per tag: a replay with the same id stores nothing twice. Generated when absent.' })),
     type: Type.String({
       pattern: EVENT_TYPE_PATTERN,
-      'x-error-message': 'must be lower-case letters, digits and underscores, starting with a letter (at most 64)',
+      'x-error-message': RULE_MESSAGES.type,
       description: 'Event type, e.g. page_view, purchase, lead, sign_up, subscribe, start_trial',
       examples: ['purchase'],
     }),
@@ -30,9 +20,9 @@ const EventSchema = Type.Object(
     url: Type.String({ minLength: 1, maxLength: LIMITS.url, description: 'Page URL', examples: ['https://shop.example.com/checkout'] }),
     referrer: Type.Optional(Type.String({ maxLength: LIMITS.url })),
     title: Type.Optional(Type.String({ maxLength: LIMITS.title })),
-    value: Type.Optional(Type.Number({ minimum: 0, maximum: 1e12, description: 'Conversion value', examples: [49.9] })),
+    value: Type.Optional(Type.Number({ minimum: 0, maximum: LIMITS.value, description: 'Conversion value', examples: [49.9] })),
     currency: Type.Optional(
-      Type.String({ pattern: '^[A-Z]{3}$', 'x-error-message': 'must be three upper-case letters (ISO 4217)', examples: ['USD'] }),
+      Type.String({ pattern: CURRENCY_PATTERN, 'x-error-message': RULE_MESSAGES.currency, examples: ['USD'] }),
     ),
     properties: Type.Optional(
       Type.Record(Type.String(), Type.Unknown(), {

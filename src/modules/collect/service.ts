@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { ApiError, type ErrorDetail } from '../../errors.js';
 import { isWithin } from '../marktags/domains.js';
 import type { BatchWriter, WriteOutcome } from './batch-writer.js';
+import type { IgnoredEventsCounter } from './ignored-events.js';
 import type { CollectionTag, EventRecord } from './repository.js';
-import { LIMITS, type CollectBody, type CollectEvent } from './schemas.js';
+import { LIMITS, problemInStrings } from './event-rules.js';
+import type { CollectBody, CollectEvent } from './schemas.js';
 import type { TagCache } from './tag-cache.js';
 import { inspectAgent } from './user-agent.js';
 
@@ -20,24 +22,6 @@ export interface CollectRequest {
 export type CollectResult =
   | { stored: true; outcome: WriteOutcome; tag: CollectionTag; issuedVisitor: string | undefined }
   | { stored: false; reason: 'bot' };
-
-/** A string PostgreSQL can store: no NUL characters, no lone surrogates. */
-function problemInStrings(value: unknown, depth = 0): string | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? 'must not contain NUL characters' : null;
-  if (depth > 16) return 'is nested too deeply';
-  if (Array.isArray(value)) {
-    for (const item of value) {
-      const problem = problemInStrings(item, depth + 1);
-      if (problem) return problem;
-    }
-  } else if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      const problem = problemInStrings(key, depth + 1) ?? problemInStrings(item, depth + 1);
-      if (problem) return problem;
-    }
-  }
-  return null;
-}
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
@@ -85,6 +69,7 @@ export class CollectService {
   constructor(
     private readonly tags: TagCache,
     private readonly writer: BatchWriter,
+    private readonly ignored: IgnoredEventsCounter,
   ) {}
 
   async collect(request: CollectRequest): Promise<CollectResult> {
@@ -103,7 +88,11 @@ export class CollectService {
       }
     }
     const agent = inspectAgent(request.userAgent);
-    if (agent.bot) return { stored: false, reason: 'bot' };
+    if (agent.bot) {
+      // Browsers only: a server-side sender belongs on the server-side events API. Counted for the tag's diagnostics.
+      this.ignored.add(tag.id, 'bot', body.events.length, request.receivedAt);
+      return { stored: false, reason: 'bot' };
+    }
 
     const known = body.visitorId ?? request.cookieVisitor;
     const visitorId = known ?? randomUUID();

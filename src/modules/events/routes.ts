@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { errorResponses } from '../../schemas/common.js';
+import { described, media, responseHeader, responses, withOwnHeaders } from '../../schemas/responses.js';
 import { partnerOf } from '../../plugins/partner-auth.js';
 import { CSV_HEADER, csvRow, ndjsonRow } from './export-format.js';
 import { ApiError } from '../../errors.js';
@@ -48,14 +48,19 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
             Type.String({ pattern: '^\\d{1,19}$', 'x-error-message': 'must be an event id', description: 'Resume after this event id' }),
           ),
         }),
-        response: {
-          200: Type.String({ description: 'text/event-stream' }),
-          ...errorResponses({
+        response: responses(
+          {
+            200: media('The live stream: `id:`, `event: event` and `data: <event JSON>` per event, `: heartbeat` comments', {
+              'text/event-stream': Type.String({ examples: ['id: 1042\nevent: event\ndata: {"id":"1042","type":"purchase"}\n\n'] }),
+            }),
+          },
+          {
             400: ['Invalid parameters', 'VALIDATION_ERROR'],
             ...COMMON,
-            429: ['Too many open streams for this partner', 'RATE_LIMITED'],
-          }, { rateLimited: true }),
-        },
+            429: ['Too many requests for this token, or too many open streams for this partner', 'RATE_LIMITED'],
+          },
+          { rateLimited: true },
+        ),
       },
     },
     async (request, reply) => {
@@ -96,10 +101,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         description:
           'Events of your merchants, newest first by event time (ties by id), with keyset pagination: pass `pagination.nextCursor` as `cursor` for the next page. Pages never repeat or skip an event while new ones arrive. Without `merchantId`, all your merchants; without `from`, the last 30 days.',
         querystring: EventsQuerySchema,
-        response: {
-          200: EventPageSchema,
-          ...errorResponses({ 400: ['Invalid parameters: a malformed date, from after to, a bad type, or a cursor of another query', 'VALIDATION_ERROR'], ...COMMON }, { rateLimited: true }),
-        },
+        response: responses(
+          { 200: described('Success Response (200 OK): a page of events, newest first', EventPageSchema) },
+          { 400: ['Invalid parameters: a malformed date, from after to, a bad type, or a cursor of another query', 'VALIDATION_ERROR'], ...COMMON },
+          { rateLimited: true },
+        ),
       },
     },
     async (request) => events.list(partnerOf(request).id, request.query),
@@ -117,10 +123,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         description:
           'Totals (events, distinct visitors and sessions, page views, conversions and conversion value per currency), counts by type, and a time series of `hour` or `day` buckets in the given IANA time zone, empty buckets included. Conversions are the types purchase, lead, sign_up, subscribe and start_trial.',
         querystring: SummaryQuerySchema,
-        response: {
-          200: SummarySchema,
-          ...errorResponses({ 400: ['Invalid parameters: a malformed date, from after to, an unknown time zone, or too many buckets', 'VALIDATION_ERROR'], ...COMMON }, { rateLimited: true }),
-        },
+        response: responses(
+          { 200: described('Success Response (200 OK): the summary of the range', SummarySchema) },
+          { 400: ['Invalid parameters: a malformed date, from after to, an unknown time zone, or too many buckets', 'VALIDATION_ERROR'], ...COMMON },
+          { rateLimited: true },
+        ),
       },
     },
     async (request) => events.summary(partnerOf(request).id, request.query),
@@ -138,10 +145,25 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         description:
           'Every event matching the filters (as for the query, newest first), streamed as NDJSON or CSV in constant memory, as a file download.',
         querystring: ExportQuerySchema,
-        response: {
-          200: Type.Unsafe<Readable>({ type: 'string', description: 'application/x-ndjson or text/csv' }),
-          ...errorResponses({ 400: ['Invalid parameters', 'VALIDATION_ERROR'], ...COMMON }, { rateLimited: true }),
-        },
+        response: responses(
+          {
+            200: withOwnHeaders(
+              media('The events as a file: one JSON event a line (format=ndjson), or CSV with a header row (format=csv)', {
+                'application/x-ndjson': Type.String({ examples: ['{"id":"1042","type":"purchase"}\n'] }),
+                'text/csv': Type.String({ examples: [`${CSV_HEADER}`] }),
+              }),
+              {
+                'content-disposition': responseHeader(
+                  'A file download named after the merchant and the day',
+                  { type: 'string', examples: ['attachment; filename="marktag-events-all-2025-01-25.ndjson"'] },
+                  { required: true },
+                ),
+              },
+            ),
+          },
+          { 400: ['Invalid parameters', 'VALIDATION_ERROR'], ...COMMON },
+          { rateLimited: true },
+        ),
       },
     },
     async (request, reply) => {

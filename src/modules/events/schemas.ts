@@ -27,8 +27,8 @@ const FilterProperties = {
       examples: ['purchase,lead'],
     }),
   ),
-  from: Type.Optional(isoDate('Events at or after this time (default: 30 days ago). A date-time without a zone is UTC.')),
-  to: Type.Optional(isoDate('Events before this time (default: no limit)')),
+  from: Type.Optional(isoDate('Events at or after this time (default: 30 days ago). A date alone is midnight UTC starting that day; a date-time without a zone is UTC.')),
+  to: Type.Optional(isoDate('Events before this time, exclusive (default: no limit). A date alone is midnight UTC starting that day, so `to=2025-01-26` ends with the 25th.')),
   visitorId: Type.Optional(Type.String({ pattern: ID, 'x-error-message': 'must be 1-128 letters, digits, "-" or "_"', description: 'Only this visitor' })),
   sessionId: Type.Optional(Type.String({ pattern: ID, 'x-error-message': 'must be 1-128 letters, digits, "-" or "_"', description: 'Only this session' })),
 };
@@ -56,13 +56,17 @@ export const SummaryQuerySchema = Type.Object(
   {
     merchantId: Uuid('The merchant'),
     tagId: Type.Optional(Uuid('Only this tag of the merchant')),
-    from: Type.Optional(isoDate('Start of the range (default: 30 days before `to`)')),
-    to: Type.Optional(isoDate('End of the range, exclusive (default: now)')),
+    from: Type.Optional(
+      isoDate('Start of the range (default: 30 days before `to`). A date alone is the midnight starting that day in `timezone`; a date-time without a zone is UTC.'),
+    ),
+    to: Type.Optional(
+      isoDate('End of the range, exclusive (default: now). A date alone is the midnight starting that day in `timezone`, so `to=2025-01-26` ends with the 25th.'),
+    ),
     interval: Type.Unsafe<'hour' | 'day'>({ type: 'string', enum: ['hour', 'day'], default: 'day', description: 'Bucket size of the series' }),
     timezone: Type.String({
       maxLength: 64,
       default: 'UTC',
-      description: 'IANA time zone of the buckets, such as Europe/Paris',
+      description: 'IANA time zone of the buckets and of date-only `from` and `to`, such as Europe/Paris',
       examples: ['America/New_York'],
     }),
   },

@@ -1,5 +1,6 @@
 import type { EventRow } from '../../db/schema/index.js';
 import { ApiError } from '../../errors.js';
+import { isDateOnly, startOfDay } from '../../lib/zoned-time.js';
 import type { MarktagsRepository } from '../marktags/repository.js';
 import type { MerchantsRepository } from '../merchants/repository.js';
 import { decodeCursor, encodeCursor, fingerprint } from './cursor.js';
@@ -33,9 +34,17 @@ export function toApiEvent(row: EventRow): ApiEvent {
   };
 }
 
-/** An ISO 8601 date or date-time (already shape-checked by the schema); no zone means UTC. */
-function parseDate(field: string, value: string | undefined): Date | undefined {
+/**
+ * An ISO 8601 date or date-time (already shape-checked by the schema). A date alone is the midnight
+ * that starts that day in `timeZone` (the summary's zone, else UTC); a date-time without a zone is UTC.
+ */
+function parseDate(field: string, value: string | undefined, timeZone = 'UTC'): Date | undefined {
   if (value === undefined) return undefined;
+  if (isDateOnly(value)) {
+    const start = startOfDay(value, timeZone);
+    if (start === undefined) throw ApiError.validation(field, 'is not a valid date');
+    return start;
+  }
   const zoned = /T/.test(value) && !/(Z|[+-]\d{2}:?\d{2})$/.test(value) ? `${value}Z` : value;
   const date = new Date(zoned);
   if (Number.isNaN(date.getTime())) throw ApiError.validation(field, 'is not a valid date');
@@ -138,8 +147,8 @@ export class EventsService {
 
   async summary(partnerId: string, query: SummaryQuery): Promise<Summary> {
     if (!isTimeZone(query.timezone)) throw ApiError.validation('timezone', 'must be an IANA time zone such as Europe/Paris');
-    const to = parseDate('to', query.to) ?? new Date();
-    const from = parseDate('from', query.from) ?? new Date(to.getTime() - DEFAULT_RANGE_MS);
+    const to = parseDate('to', query.to, query.timezone) ?? new Date();
+    const from = parseDate('from', query.from, query.timezone) ?? new Date(to.getTime() - DEFAULT_RANGE_MS);
     const buckets = (to.getTime() - from.getTime()) / (query.interval === 'hour' ? 3_600_000 : DAY_MS);
     if (buckets > MAX_BUCKETS) throw ApiError.validation('interval', `would give over ${MAX_BUCKETS} buckets: shorten the range or use day`);
     const range = { merchantId: query.merchantId, tagId: query.tagId, from, to };

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ApiError, RETRY_AFTER_SECONDS } from '../../errors.js';
-import { errorResponses } from '../../schemas/common.js';
+import { described, responses } from '../../schemas/responses.js';
 
 export interface HealthRoutesOptions {
   ping: () => Promise<void>;
@@ -28,7 +28,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
         operationId: 'health',
         summary: 'Liveness',
         description: 'Answers 200 while the process is up, whatever the database does.',
-        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+        security: [],
+        response: responses({ 200: described('The process is up', Type.Object({ status: Type.Literal('ok') })) }, {}),
       },
     },
     async () => ({ status: 'ok' as const }),
@@ -43,10 +44,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
         operationId: 'ready',
         summary: 'Readiness',
         description: 'Answers 200 when the database takes queries, else 503: take the instance out of rotation.',
-        response: {
-          200: Type.Object({ status: Type.Literal('ready') }),
-          ...errorResponses({ 503: ['The database does not answer', 'SERVICE_UNAVAILABLE'] }),
-        },
+        security: [],
+        response: responses(
+          { 200: described('The database answers', Type.Object({ status: Type.Literal('ready') })) },
+          { 503: ['The database does not answer', 'SERVICE_UNAVAILABLE'] },
+        ),
       },
     },
     async (request) => {

@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, isNull, lte, ne, or, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { marktags, type MarktagRow, type TagStatus } from '../../db/schema/index.js';
+import { ignoredEvents, marktags, type IgnoredEventsRow, type MarktagRow, type TagStatus } from '../../db/schema/index.js';
 
 export interface NewMarktag {
   id: string;
@@ -57,6 +57,14 @@ export class MarktagsRepository {
       .where(and(eq(marktags.partnerId, partnerId), eq(marktags.id, tagId)))
       .limit(1);
     return row;
+  }
+
+  /** The tag's counts of events the collector answered without storing, by reason. */
+  async ignoredEvents(partnerId: string, tagId: string, tx: Database = this.db): Promise<Pick<IgnoredEventsRow, 'reason' | 'count' | 'lastIgnoredAt'>[]> {
+    return tx
+      .select({ reason: ignoredEvents.reason, count: ignoredEvents.count, lastIgnoredAt: ignoredEvents.lastIgnoredAt })
+      .from(ignoredEvents)
+      .where(and(eq(ignoredEvents.partnerId, partnerId), eq(ignoredEvents.tagId, tagId)));
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { IdempotencyHeadersSchema, errorResponses } from '../../schemas/common.js';
+import { IdempotencyHeadersSchema } from '../../schemas/common.js';
+import { described, responses } from '../../schemas/responses.js';
 import { partnerOf } from '../../plugins/partner-auth.js';
 import {
   GenerateBodySchema,
@@ -38,9 +39,9 @@ export const marktagRoutes: FastifyPluginAsyncTypebox<MarktagRoutesOptions> = as
           'Generate tracking implementation details for a specific domain. The system automatically detects whether the domain is preverified (under your partner domain, active at once) or a custom domain that needs the CNAME record and verification. Generating again for the same merchant and domain returns the existing tag ("Existing tag retrieved").',
         headers: IdempotencyHeadersSchema,
         body: GenerateBodySchema,
-        response: {
-          200: GenerateResponseSchema,
-          ...errorResponses({
+        response: responses(
+          { 200: described('Success Response (200 OK): the new or existing tag', GenerateResponseSchema) },
+          {
             400: ['Missing merchantId, invalid domain format, or unable to process domain', 'VALIDATION_ERROR'],
             ...UNAUTHORIZED,
             404: ["Merchant doesn't exist or doesn't belong to partner", 'MERCHANT_NOT_FOUND'],
@@ -52,8 +53,9 @@ export const marktagRoutes: FastifyPluginAsyncTypebox<MarktagRoutesOptions> = as
               'SERVICE_UNAVAILABLE',
             ],
             503: ['External tag service unavailable (the database cannot be reached); retry after Retry-After seconds', 'SERVICE_UNAVAILABLE'],
-          }, { rateLimited: true }),
-        },
+          },
+          { rateLimited: true, jsonBody: true, idempotent: true },
+        ),
       },
     },
     async (request) => marktags.generate(partnerOf(request), request.body.merchantId, request.body.domain),
@@ -74,9 +76,9 @@ export const marktagRoutes: FastifyPluginAsyncTypebox<MarktagRoutesOptions> = as
           'Verify an existing MarkTag installation and update its status; only needed for custom merchant domains. Checks, in order, the CNAME chains of `<record>.<subdomain>`, `<subdomain>` and `<record>.<root domain>` for the CNAME target. On success the tag becomes `waiting_for_events` (an active tag stays active). Verifying is naturally idempotent: every call checks DNS again (an `Idempotency-Key` is accepted and ignored), so a retry after fixing the record succeeds. When another partner already holds a verified tag on the same registrable domain, a TXT record `_marktag.<root domain>` = `marktag-verify=<tagId>` is also required.',
         headers: VerifyHeadersSchema,
         body: VerifyBodySchema,
-        response: {
-          200: VerifyResponseSchema,
-          ...errorResponses({
+        response: responses(
+          { 200: described('Success Response (200 OK): the tag is verified', VerifyResponseSchema) },
+          {
             400: ['Invalid subdomain format, incomplete configuration, or verification failed', 'VALIDATION_ERROR'],
             ...UNAUTHORIZED,
             403: ["Partner doesn't own the merchant", 'ACCESS_DENIED'],
@@ -88,8 +90,9 @@ export const marktagRoutes: FastifyPluginAsyncTypebox<MarktagRoutesOptions> = as
               'EXTERNAL_SERVICE_ERROR',
               'SERVICE_UNAVAILABLE',
             ],
-          }, { rateLimited: true }),
-        },
+          },
+          { rateLimited: true, jsonBody: true },
+        ),
       },
     },
     async (request) => marktags.verify(partnerOf(request), request.body.tagId, request.body.subdomain),
@@ -104,18 +107,19 @@ export const marktagRoutes: FastifyPluginAsyncTypebox<MarktagRoutesOptions> = as
         security,
         operationId: 'getMarktag',
         summary: 'Get MarkTag',
-        description: 'A tag of one of your merchants: its state, its DNS record, where it is installed, and the snippet to install.',
+        description: 'A tag of one of your merchants: its state, its DNS record, where it is installed, the snippet to install, and diagnostics (events the collector ignored, such as bots).',
         params: TagParamsSchema,
-        response: {
-          200: TagDetailsSchema,
-          ...errorResponses({
+        response: responses(
+          { 200: described('Success Response (200 OK): the tag', TagDetailsSchema) },
+          {
             400: ['tagId is not a valid UUID', 'VALIDATION_ERROR'],
             ...UNAUTHORIZED,
             404: ["Tag doesn't exist or doesn't belong to partner", 'TAG_NOT_FOUND'],
             500: ['Database error during operation, or unable to process request', 'DATABASE_ERROR', 'SERVICE_UNAVAILABLE'],
             503: ['The database cannot be reached; retry after Retry-After seconds', 'SERVICE_UNAVAILABLE'],
-          }, { rateLimited: true }),
-        },
+          },
+          { rateLimited: true, pathParams: true },
+        ),
       },
     },
     async (request) => marktags.details(partnerOf(request).id, request.params.tagId),

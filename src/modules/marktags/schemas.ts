@@ -82,6 +82,25 @@ export type VerifyResponse = Static<typeof VerifyResponseSchema>;
 export const TagParamsSchema = Type.Object({ tagId: Uuid('MarkTag identifier', TAG_ID_EXAMPLE) }, { additionalProperties: false });
 export type TagParams = Static<typeof TagParamsSchema>;
 
+export const TagDiagnosticsSchema = Type.Object(
+  {
+    ignoredEvents: Type.Object(
+      {
+        bot: Type.Integer({
+          minimum: 0,
+          description:
+            'Events sent without a browser user agent (bots, crawlers, headless browsers, server-side senders): answered 202 with `accepted: 0` and not stored. Server-side senders must use the server-side events API instead of /v1/collect',
+          examples: [0],
+        }),
+      },
+      { description: 'Events the collector answered without storing, by reason. Counted within a few seconds; a server crash may lose the last seconds of counts' },
+    ),
+    lastIgnoredAt: Nullable(Timestamp('When an event was last ignored (null if never)')),
+  },
+  { description: 'What the collector saw of this tag beyond the stored events' },
+);
+export type TagDiagnostics = Static<typeof TagDiagnosticsSchema>;
+
 export const TagDetailsSchema = Type.Object({
   tagId: Uuid('MarkTag identifier', TAG_ID_EXAMPLE),
   merchantId: Uuid('The merchant the tag belongs to'),
@@ -107,5 +126,6 @@ export const TagDetailsSchema = Type.Object({
   createdAt: Timestamp('When the tag was generated'),
   verifiedAt: Nullable(Timestamp('When the tag was last verified')),
   lastEventAt: Nullable(Timestamp('When the tag last received an event (to the minute)')),
+  diagnostics: TagDiagnosticsSchema,
 });
 export type TagDetails = Static<typeof TagDetailsSchema>;

@@ -1,5 +1,5 @@
 import type { Database } from '../../db/client.js';
-import type { MarktagRow, PartnerRow } from '../../db/schema/index.js';
+import { IGNORE_REASONS, type IgnoreReason, type MarktagRow, type PartnerRow } from '../../db/schema/index.js';
 import { ApiError, type ErrorDetail } from '../../errors.js';
 import { newId } from '../../lib/ids.js';
 import type { CnameRecord } from '../../schemas/common.js';
@@ -10,7 +10,7 @@ import { DnsUnavailableError, type DnsResolver } from './dns-resolver.js';
 import { describeCheck, normalizeHost, verifyDns, type VerificationResult } from './dns-verifier.js';
 import { dnsNameProblem, isWithin, registrableDomain } from './domains.js';
 import type { MarktagsRepository } from './repository.js';
-import { GENERATE_MESSAGES, type GenerateResponse, type TagDetails, type VerifyResponse } from './schemas.js';
+import { GENERATE_MESSAGES, type GenerateResponse, type TagDetails, type TagDiagnostics, type VerifyResponse } from './schemas.js';
 
 export interface MarktagsOptions {
   cnameTarget: string;
@@ -38,6 +38,17 @@ export function installSnippet(host: string, tagId: string, publicUrl: string): 
 }
 
 const tagNotFound = () => ApiError.notFound('TAG_NOT_FOUND', 'Tag not found');
+
+/** Every reason with its count (0 when none), and the latest of their times. */
+function diagnosticsOf(rows: { reason: string; count: number; lastIgnoredAt: Date }[]): TagDiagnostics {
+  const ignoredEvents = Object.fromEntries(IGNORE_REASONS.map((reason) => [reason, 0])) as TagDiagnostics['ignoredEvents'];
+  let last: Date | undefined;
+  for (const row of rows) {
+    if ((IGNORE_REASONS as readonly string[]).includes(row.reason)) ignoredEvents[row.reason as IgnoreReason] = Number(row.count);
+    if (last === undefined || row.lastIgnoredAt > last) last = row.lastIgnoredAt;
+  }
+  return { ignoredEvents, lastIgnoredAt: last?.toISOString() ?? null };
+}
 
 export class MarktagsService implements MerchantTagsSource {
   constructor(
@@ -121,7 +132,8 @@ export class MarktagsService implements MerchantTagsSource {
   }
 
   async details(partnerId: string, tagId: string): Promise<TagDetails> {
-    const tag = await this.tags.find(partnerId, tagId);
+    // Both reads are confined to the partner: the counts are simply dropped when the tag is not theirs.
+    const [tag, ignored] = await Promise.all([this.tags.find(partnerId, tagId), this.tags.ignoredEvents(partnerId, tagId)]);
     if (!tag) throw tagNotFound();
     const record = recordOf(tag);
     const host = tag.trackingHost ?? `${tag.recordName ?? this.options.recordName}.${tag.hostname}`;
@@ -140,6 +152,7 @@ export class MarktagsService implements MerchantTagsSource {
       createdAt: tag.createdAt.toISOString(),
       verifiedAt: tag.verifiedAt?.toISOString() ?? null,
       lastEventAt: tag.lastEventAt?.toISOString() ?? null,
+      diagnostics: diagnosticsOf(ignored),
     };
   }
 

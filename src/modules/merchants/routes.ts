@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { IdempotencyHeadersSchema, PageQuerySchema, errorResponses } from '../../schemas/common.js';
+import { IdempotencyHeadersSchema, PageQuerySchema } from '../../schemas/common.js';
+import { described, responses } from '../../schemas/responses.js';
 import { partnerOf } from '../../plugins/partner-auth.js';
 import {
   CreateMerchantBodySchema,
@@ -39,10 +40,11 @@ export const merchantRoutes: FastifyPluginAsyncTypebox<MerchantRoutesOptions> = 
         description:
           'Retrieve a paginated list of all merchants associated with your partner account, newest first. Check `pagination.hasNextPage` to know whether more pages exist.',
         querystring: PageQuerySchema,
-        response: {
-          200: MerchantListSchema,
-          ...errorResponses({ 400: ['Invalid pagination parameters (page < 1 or limit > 100)', 'VALIDATION_ERROR'], ...COMMON }, { rateLimited: true }),
-        },
+        response: responses(
+          { 200: described('Success Response (200 OK): a page of merchants', MerchantListSchema) },
+          { 400: ['Invalid pagination parameters (page < 1 or limit > 100)', 'VALIDATION_ERROR'], ...COMMON },
+          { rateLimited: true },
+        ),
       },
     },
     async (request) => merchants.list(partnerOf(request).id, request.query),
@@ -61,14 +63,15 @@ export const merchantRoutes: FastifyPluginAsyncTypebox<MerchantRoutesOptions> = 
           'Create a new merchant under your partner account. Send an `Idempotency-Key` header to make retries safe.',
         headers: IdempotencyHeadersSchema,
         body: CreateMerchantBodySchema,
-        response: {
-          201: CreateMerchantResponseSchema,
-          ...errorResponses({
+        response: responses(
+          { 201: described('Success Response (201 Created)', CreateMerchantResponseSchema) },
+          {
             400: ['Missing or invalid merchant name', 'VALIDATION_ERROR'],
             409: ['The Idempotency-Key was used with a different request, or that request is still running', 'IDEMPOTENCY_CONFLICT'],
             ...COMMON,
-          }, { rateLimited: true }),
-        },
+          },
+          { rateLimited: true, jsonBody: true, idempotent: true },
+        ),
       },
     },
     async (request, reply) => {
@@ -88,10 +91,11 @@ export const merchantRoutes: FastifyPluginAsyncTypebox<MerchantRoutesOptions> = 
         summary: 'Get Merchant',
         description: 'One merchant of your partner account, with its MarkTags.',
         params: MerchantParamsSchema,
-        response: {
-          200: MerchantDetailsSchema,
-          ...errorResponses({ 400: ['merchantId is not a valid UUID', 'VALIDATION_ERROR'], ...NOT_FOUND, ...COMMON }, { rateLimited: true }),
-        },
+        response: responses(
+          { 200: described('Success Response (200 OK): the merchant', MerchantDetailsSchema) },
+          { 400: ['merchantId is not a valid UUID', 'VALIDATION_ERROR'], ...NOT_FOUND, ...COMMON },
+          { rateLimited: true, pathParams: true },
+        ),
       },
     },
     async (request) => merchants.get(partnerOf(request).id, request.params.merchantId),
@@ -109,14 +113,11 @@ export const merchantRoutes: FastifyPluginAsyncTypebox<MerchantRoutesOptions> = 
         description: "Rename a merchant of your partner account.",
         params: MerchantParamsSchema,
         body: UpdateMerchantBodySchema,
-        response: {
-          200: MerchantDetailsSchema,
-          ...errorResponses({
-            400: ['Invalid merchantId or merchant name', 'VALIDATION_ERROR'],
-            ...NOT_FOUND,
-            ...COMMON,
-          }, { rateLimited: true }),
-        },
+        response: responses(
+          { 200: described('Success Response (200 OK): the renamed merchant', MerchantDetailsSchema) },
+          { 400: ['Invalid merchantId or merchant name', 'VALIDATION_ERROR'], ...NOT_FOUND, ...COMMON },
+          { rateLimited: true, pathParams: true, jsonBody: true },
+        ),
       },
     },
     async (request) => merchants.rename(partnerOf(request).id, request.params.merchantId, request.body.name),

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { errorResponses } from '../../schemas/common.js';
+import { described, responses } from '../../schemas/responses.js';
 import { partnerOf } from '../../plugins/partner-auth.js';
 import { MeSchema } from './schemas.js';
 
@@ -15,14 +15,15 @@ export const partnerRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'getMe',
         summary: 'Test your connection',
         description: 'Answers with the partner the Bearer token belongs to. Use it to check a token.',
-        response: {
-          200: MeSchema,
-          ...errorResponses({
+        response: responses(
+          { 200: described('Success Response (200 OK): the partner of the token', MeSchema) },
+          {
             401: ['Missing, invalid or revoked Bearer token', 'AUTHENTICATION_ERROR'],
             500: ['Unable to process request', 'SERVICE_ERROR'],
             503: ['The database is unreachable; retry after Retry-After seconds', 'SERVICE_UNAVAILABLE'],
-          }, { rateLimited: true }),
-        },
+          },
+          { rateLimited: true },
+        ),
       },
     },
     async (request) => {
