@@ -43,6 +43,7 @@ import { openApiPlugin } from './plugins/openapi.js';
 import { limitPerTag, limitPerToken } from './plugins/rate-limit.js';
 import { apiSecurityHeaders } from './plugins/security-headers.js';
 import { validatorCompiler } from './plugins/validation.js';
+import { AuthFailureGuard } from './plugins/auth-failures.js';
 import { authenticatePartner } from './plugins/partner-auth.js';
 import { VERSION } from './version.js';
 
@@ -231,7 +232,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       async (partnerApi) => {
         partnerApi.addHook('onRequest', apiSecurityHeaders);
         await limitPerToken(partnerApi, { perMinute: config.apiRateLimit, redis });
-        partnerApi.addHook('onRequest', authenticatePartner(tokens));
+        partnerApi.addHook('onRequest', authenticatePartner(tokens, new AuthFailureGuard({ limit: config.authFailureLimit })));
         await partnerApi.register(idempotencyPlugin, {
           repository: idempotency,
           scopeOf: (request) => (request.partner ? `partner:${request.partner.id}` : undefined),

@@ -41,6 +41,10 @@ export interface Config {
   apiRateLimit: number;
   /** Collector requests a minute per tag (0: no limit). */
   collectRateLimit: number;
+  /** PostgreSQL's statement_timeout for request queries: longer statements are cancelled by the server (503). */
+  statementTimeoutMs: number;
+  /** Failed Partners API authentications (unknown tokens) a minute per client address (0: no limit). */
+  authFailureLimit: number;
 }
 
 export class ConfigError extends Error {
@@ -221,6 +225,8 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: redisUrl(env),
     apiRateLimit: integer(env, 'MARKTAG_API_RATE_LIMIT', 6000, 0, 10_000_000),
     collectRateLimit: integer(env, 'MARKTAG_COLLECT_RATE_LIMIT', 120_000, 0, 100_000_000),
+    statementTimeoutMs: integer(env, 'MARKTAG_STATEMENT_TIMEOUT_MS', 3000, 100, 600_000),
+    authFailureLimit: integer(env, 'MARKTAG_AUTH_FAILURE_LIMIT', 20, 0, 1_000_000),
   };
 }
 

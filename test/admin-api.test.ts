@@ -63,6 +63,10 @@ describe('POST /v1/admin/partners', () => {
     [{ name: 'A', domain: 'https://acme.com' }, 'domain', 'domain must be a valid domain without protocol or www prefix'],
     [{ name: 'A', domain: 'www.acme.com' }, 'domain', 'domain must be a valid domain without protocol or www prefix'],
     [{ name: 'A', domain: 'localhost' }, 'domain', 'domain must be a valid domain without protocol or www prefix'],
+    [{ name: 'A', domain: 'WWW.acme.com' }, 'domain', 'domain must be a valid domain without protocol or www prefix'],
+    [{ name: 'A', domain: '-acme.com' }, 'domain', 'domain must not have a label that starts or ends with a hyphen'],
+    [{ name: 'A', domain: 'acme-.com' }, 'domain', 'domain must not have a label that starts or ends with a hyphen'],
+    [{ name: 'A', domain: 'co.uk' }, 'domain', 'domain cannot be used: co.uk is a public suffix, not a domain someone can register'],
     [{ name: 'A', extra: true }, 'extra', 'extra is not a known body'],
   ])('refuses %j with 400 VALIDATION_ERROR', async (payload, field, message) => {
     const response = await ctx.admin.inject({ method: 'POST', url: '/v1/admin/partners', headers: admin, payload });

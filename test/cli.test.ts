@@ -56,6 +56,16 @@ describe('marktag partner', () => {
     expect(error.exitCode).toBe(1);
     expect(error.message).toBe('VALIDATION_ERROR: domain must be a valid domain without protocol or www prefix');
   });
+
+  it('says a domain belongs to one partner when another partner holds it (409 DOMAIN_TAKEN)', async () => {
+    await run(['partner', 'create', '--name', 'First', '--domain', 'taken-by-first.com']);
+    const error = await failure(['partner', 'create', '--name', 'Second', '--domain', 'Shop.Taken-By-First.com']);
+    expect(error.exitCode).toBe(1);
+    expect(error.message).toBe(
+      'DOMAIN_TAKEN: The domain shop.taken-by-first.com lies under taken-by-first.com, the domain of another partner\n' +
+        'A partner domain belongs to one partner: onboard this partner with a domain of its own, or without --domain.',
+    );
+  });
 });
 
 describe('marktag token', () => {

@@ -62,6 +62,15 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads the statement timeout and the failed-authentication bound, with their defaults', () => {
+    expect(loadConfig({})).toMatchObject({ statementTimeoutMs: 3000, authFailureLimit: 20 });
+    expect(loadConfig({ MARKTAG_STATEMENT_TIMEOUT_MS: '15000', MARKTAG_AUTH_FAILURE_LIMIT: '0' })).toMatchObject({
+      statementTimeoutMs: 15000,
+      authFailureLimit: 0,
+    });
+    expect(() => loadConfig({ MARKTAG_STATEMENT_TIMEOUT_MS: '50' })).toThrow('MARKTAG_STATEMENT_TIMEOUT_MS must be between 100 and 600000, got 50');
+  });
+
   it.each([
     [{ PORT: 'abc' }, 'PORT must be a whole number, got "abc"'],
     [{ PORT: '70000' }, 'PORT must be between 0 and 65535, got 70000'],

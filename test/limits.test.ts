@@ -1,6 +1,11 @@
 import { Socket } from 'node:net';
+import type { Table } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
+import type { DatabaseHandle } from '../src/db/client.js';
+import { apiTokens } from '../src/db/schema/index.js';
+import { generateToken } from '../src/modules/tokens/token-format.js';
+import { testDatabase } from './helpers/database.js';
 import { ADMIN_TOKEN, bearer, createTestApp, errorOf, type TestContext } from './helpers/app.js';
 import { createLiveTag, createPartner } from './helpers/factories.js';
 
@@ -14,6 +19,28 @@ async function app(env: Record<string, string>): Promise<App> {
   const ctx = await createTestApp(env);
   apps.push(ctx);
   return ctx.app;
+}
+
+/** The real database, counting the queries that read `table` (token look-ups, here). */
+function countingReads(handle: DatabaseHandle, table: Table): { handle: DatabaseHandle; reads: () => number } {
+  let reads = 0;
+  const db = new Proxy(handle.db, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      if (property !== 'select') return (value as (...args: unknown[]) => unknown).bind(target);
+      return (...args: unknown[]) => {
+        const builder = (value as (...args: unknown[]) => { from: (source: unknown) => unknown }).apply(target, args);
+        const from = builder.from.bind(builder);
+        builder.from = (source: unknown) => {
+          if (source === table) reads++;
+          return from(source);
+        };
+        return builder;
+      };
+    },
+  });
+  return { handle: { ...handle, db }, reads: () => reads };
 }
 
 const liveTag = async (target: App) => (await createLiveTag(target)).tagId;
@@ -56,6 +83,60 @@ describe('rate limits', () => {
     expect(refused.headers['x-ratelimit-remaining']).toBe('0');
     // Another token has its own budget; bad tokens are counted too, without touching the database.
     expect((await limited.inject({ method: 'GET', url: '/v1/partners/me', headers: bearer(other.token) })).statusCode).toBe(200);
+  });
+
+  it('bounds failed authentications per client address: later unknown tokens get 429 without a look-up', async () => {
+    const counted = countingReads(await testDatabase(), apiTokens);
+    const ctx = await createTestApp({ MARKTAG_AUTH_FAILURE_LIMIT: '5' }, { database: counted.handle });
+    apps.push(ctx);
+    const partner = await createPartner(ctx.app);
+    const me = (token: string, remoteAddress: string) =>
+      ctx.app.inject({ method: 'GET', url: '/v1/partners/me', headers: bearer(token), remoteAddress });
+    const flooder = '203.0.113.7';
+
+    // A partner's token used from the flooder's address (a shared NAT) before the flood.
+    expect((await me(partner.token, flooder)).statusCode).toBe(200);
+    const before = counted.reads();
+    for (let i = 0; i < 5; i++) expect((await me(generateToken(), flooder)).statusCode).toBe(401);
+    expect(counted.reads() - before).toBe(5);
+
+    const blocked = counted.reads();
+    for (let i = 0; i < 20; i++) {
+      const refused = await me(generateToken(), flooder);
+      expect(refused.statusCode).toBe(429);
+      expect(errorOf(refused)).toMatchObject({ code: 'RATE_LIMITED' });
+      expect(errorOf(refused).message).toMatch(/^Too many failed authentications from this address: retry in \d+ seconds$/);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(60);
+    }
+    expect(counted.reads()).toBe(blocked);
+
+    // Another address is unaffected; a token that authenticated recently still works from the blocked one.
+    expect((await me(generateToken(), '198.51.100.9')).statusCode).toBe(401);
+    expect((await me(partner.token, '198.51.100.9')).statusCode).toBe(200);
+    expect((await me(partner.token, flooder)).statusCode).toBe(200);
+    // A valid token not seen lately is refused there until the window ends (decided: no look-up for it).
+    const stranger = await createPartner(ctx.app);
+    expect((await me(stranger.token, flooder)).statusCode).toBe(429);
+
+    // Revocation still holds on the very next request, from the blocked address too.
+    await ctx.admin.inject({ method: 'DELETE', url: `/v1/admin/tokens/${partner.tokenId}`, headers: bearer(ADMIN_TOKEN) });
+    const revoked = await me(partner.token, flooder);
+    expect(revoked.statusCode).toBe(401);
+    expect(errorOf(revoked).code).toBe('AUTHENTICATION_ERROR');
+  });
+
+  it('remembers unknown tokens briefly: the same bad token again costs no look-up', async () => {
+    const counted = countingReads(await testDatabase(), apiTokens);
+    const ctx = await createTestApp({ MARKTAG_AUTH_FAILURE_LIMIT: '0' }, { database: counted.handle });
+    apps.push(ctx);
+    const bad = generateToken();
+    for (let i = 0; i < 10; i++) {
+      const response = await ctx.app.inject({ method: 'GET', url: '/v1/partners/me', headers: bearer(bad) });
+      expect(response.statusCode).toBe(401);
+      expect(errorOf(response).message).toBe('Invalid or revoked API token');
+    }
+    expect(counted.reads()).toBe(1);
   });
 
   it('limits each tag on the collector, and not the tracker script', async () => {

@@ -139,7 +139,7 @@ describe('POST /v1/partners/marktag/generate', () => {
     [{ domain: 'example.com' }, 'merchantId', 'merchantId is required'],
     [{ merchantId: 'not-a-uuid', domain: 'example.com' }, 'merchantId', 'merchantId must be a valid UUID'],
     [{ merchantId: '00000000-0000-4000-8000-000000000000' }, 'domain', 'domain is required'],
-    ...['https://example.com', 'http://example.com', 'www.example.com', 'example', 'example.c', 'example.123', 'exa mple.com', 'example.com/path', ''].map(
+    ...['https://example.com', 'http://example.com', 'www.example.com', 'WWW.example.com', 'Www.Example.com', 'HTTPS://example.com', 'example', 'example.c', 'example.123', 'exa mple.com', 'example.com/path', ''].map(
       (domain): [object, string, string] => [
         { merchantId: '00000000-0000-4000-8000-000000000000', domain },
         'domain',
@@ -157,6 +157,9 @@ describe('POST /v1/partners/marktag/generate', () => {
     const { partner, merchantId } = await setup();
     for (const [domain, message] of [
       [`${'a'.repeat(64)}.com`, 'domain must have labels of at most 63 characters'],
+      ['-x.com', 'domain must not have a label that starts or ends with a hyphen'],
+      ['x-.com', 'domain must not have a label that starts or ends with a hyphen'],
+      ['shop.-x.com', 'domain must not have a label that starts or ends with a hyphen'],
       ['co.uk', 'domain cannot be processed: co.uk is a public suffix, not a domain someone can register'],
     ] as const) {
       const response = await generate(partner.token, { merchantId, domain });
@@ -282,6 +285,30 @@ describe('POST /v1/partners/marktag/verify', () => {
     expect((await details(partner.token, tagId)).status).toBe('inactive');
   });
 
+  it('checks DNS again on every call, even with the same Idempotency-Key: a fixed record verifies', async () => {
+    const { partner, domain, tagId } = await customTag();
+    const key = randomUUID();
+    const withKey = () =>
+      ctx.app.inject({
+        method: 'POST',
+        url: '/v1/partners/marktag/verify',
+        headers: { ...bearer(partner.token), 'idempotency-key': key },
+        payload: { tagId, subdomain: `shop.${domain}` },
+      });
+    dns.set(`mtag.shop.${domain}`, { cname: 'elsewhere.example.test' });
+    const refused = await withKey();
+    expect(refused.statusCode).toBe(422);
+    expect(errorOf(refused).code).toBe('VALIDATION_ERROR');
+
+    // The merchant fixes the record and retries the very same request.
+    dns.set(`mtag.shop.${domain}`, { cname: TARGET });
+    const fixed = await withKey();
+    expect(fixed.statusCode, fixed.body).toBe(200);
+    expect(fixed.headers['idempotent-replayed']).toBeUndefined();
+    expect(fixed.json()).toEqual({ verified: true });
+    expect((await details(partner.token, tagId)).status).toBe('waiting_for_events');
+  });
+
   it('detects CNAME loops and chains longer than 8 hops', async () => {
     const { partner, domain, tagId } = await customTag();
     dns.set(`mtag.shop.${domain}`, { cname: `loop-a.${domain}` });
@@ -373,6 +400,7 @@ describe('POST /v1/partners/marktag/verify', () => {
     [{ tagId: '00000000-0000-4000-8000-000000000000' }, 'subdomain', 'subdomain is required'],
     [{ tagId: '00000000-0000-4000-8000-000000000000', subdomain: 'https://shop.example.com' }, 'subdomain', 'subdomain must be a valid subdomain without protocol'],
     [{ tagId: '00000000-0000-4000-8000-000000000000', subdomain: 'localhost' }, 'subdomain', 'subdomain must be a valid subdomain without protocol'],
+    [{ tagId: '00000000-0000-4000-8000-000000000000', subdomain: 'HTTPS://shop.example.com' }, 'subdomain', 'subdomain must be a valid subdomain without protocol'],
   ])('refuses %j with 400 VALIDATION_ERROR', async (payload, field, message) => {
     const { partner } = await setup();
     const response = await ctx.app.inject({ method: 'POST', url: '/v1/partners/marktag/verify', headers: bearer(partner.token), payload });
@@ -388,6 +416,11 @@ describe('POST /v1/partners/marktag/verify', () => {
       code: 'VALIDATION_ERROR',
       message: `subdomain must be ${domain} or one of its subdomains, the domain of this tag`,
     });
+    for (const subdomain of [`-shop.${domain}`, `shop-.${domain}`]) {
+      const hyphen = await verify(partner.token, tagId, subdomain);
+      expect(hyphen.statusCode).toBe(400);
+      expect(errorOf(hyphen)).toMatchObject({ code: 'VALIDATION_ERROR', message: 'subdomain must not have a label that starts or ends with a hyphen' });
+    }
 
     await ctx.database.db.execute(sql`update marktags set record_name = null where id = ${tagId}`);
     const incomplete = await verify(partner.token, tagId, `shop.${domain}`);

@@ -12,7 +12,7 @@ describe.runIf(engine === 'postgres')('migrations on PostgreSQL', () => {
     await other.connect();
     await other.query('select pg_advisory_lock(7305826411)');
     const release = setTimeout(() => void other.query('select pg_advisory_unlock(7305826411)'), 1000);
-    const handle = openPostgres(url, { queryTimeoutMillis: 300 });
+    const handle = openPostgres(url, { statementTimeoutMillis: 300, stallTimeoutMillis: 300 });
     try {
       const started = Date.now();
       await migrate(handle);

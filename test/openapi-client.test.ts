@@ -24,12 +24,14 @@ afterAll(async () => {
 
 const CALLER = `
 import type { operations } from './api.js';
+import type { operations as adminOperations } from './admin-api.js';
 
 type Query<Op extends keyof operations> = NonNullable<operations[Op]['parameters']['query']>;
+type AdminQuery<Op extends keyof adminOperations> = NonNullable<adminOperations[Op]['parameters']['query']>;
 
 // Every defaulted parameter may be left out.
 export const merchants: Query<'listMerchants'> = {};
-export const partners: Query<'listPartners'> = {};
+export const partners: AdminQuery<'listPartners'> = {};
 export const events: Query<'listEvents'> = {};
 export const exported: Query<'exportEvents'> = {};
 export const summary: Query<'summarizeEvents'> = { merchantId: '550e8400-e29b-41d4-a716-446655440000' };
@@ -48,9 +50,11 @@ export const disposition: operations['exportEvents']['responses'][200]['headers'
 
 describe('a client generated with openapi-typescript', () => {
   it('makes defaulted parameters optional and types media types and headers', { timeout: 60_000 }, async () => {
-    const document = (await ctx.app.inject({ method: 'GET', url: '/openapi.json' })).json<OpenAPI3>();
-    const types = astToString(await openapiTS(document));
-    writeFileSync(path.join(directory, 'api.ts'), types);
+    // Each listener serves its own document: the Partners API (public) and the Admin API.
+    for (const [file, listener] of [['api.ts', ctx.app], ['admin-api.ts', ctx.admin]] as const) {
+      const document = (await listener.inject({ method: 'GET', url: '/openapi.json' })).json<OpenAPI3>();
+      writeFileSync(path.join(directory, file), astToString(await openapiTS(document)));
+    }
     const caller = path.join(directory, 'caller.ts');
     writeFileSync(caller, CALLER);
     const program = ts.createProgram([caller], {

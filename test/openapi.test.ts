@@ -138,7 +138,7 @@ describe('/openapi.json', () => {
     expect(body.properties.domain.pattern).toBe('^(?!.*:\\/\\/)(?!www\\.)([a-zA-Z0-9-]+\\.)+[a-zA-Z]{2,}$');
 
     const verify = document.paths['/v1/partners/marktag/verify']?.post;
-    expect(Object.keys(verify?.responses ?? {}).sort()).toEqual(['200', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '503']);
+    expect(Object.keys(verify?.responses ?? {}).sort()).toEqual(['200', '400', '401', '403', '404', '413', '415', '422', '429', '500', '503']);
     expect(errorCodes(verify, '403')).toEqual(['ACCESS_DENIED']);
     expect(errorCodes(verify, '404')).toEqual(['TAG_NOT_FOUND']);
     expect(errorCodes(verify, '422')).toEqual(['VALIDATION_ERROR']);

@@ -27,7 +27,7 @@ describe.runIf(engine === 'postgres')('a database outage', () => {
     const proxied = new URL(target);
     proxied.port = String(proxy.port);
     proxied.hostname = '127.0.0.1';
-    database = openPostgres(proxied.toString(), { connectionTimeoutMillis: 2000, queryTimeoutMillis: 3000 });
+    database = openPostgres(proxied.toString(), { connectionTimeoutMillis: 2000, statementTimeoutMillis: 2000, stallTimeoutMillis: 3000 });
     ctx = await createTestApp({}, { database });
     const domain = `o${randomUUID().slice(0, 8)}.test`;
     const partner = await createPartner(ctx.app, { domain });

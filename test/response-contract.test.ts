@@ -316,6 +316,9 @@ const PROBES: Record<string, () => Promise<void>> = {
     const request = (): InjectOptions => ({ method: 'POST', url: '/v1/admin/partners', headers: asAdmin(), payload: { name: 'Contract Partner' } });
     await probe(route, adminApp(main), request(), 201);
     await probe(route, adminApp(main), { ...request(), payload: { name: 'Bad', domain: 'https://nope' } }, 400);
+    const domain = `contract${random().slice(0, 8)}.test`;
+    await probe(route, adminApp(main), { ...request(), payload: { name: 'First', domain } }, 201);
+    await probe(route, adminApp(main), { ...request(), payload: { name: 'Second', domain: `shop.${domain}` } }, 409);
     await jsonBodyRefusals(route, adminApp(main), request);
     await adminCommon(route, request);
   },
@@ -429,9 +432,10 @@ const PROBES: Record<string, () => Promise<void>> = {
     await probe(route, main.app, verify(customTagId, 'shop.elsewhere.test'), 400);
     await probe(route, main.app, verify(otherTagId, 'shop.elsewhere.test'), 403);
     await probe(route, main.app, verify(random(), 'shop.elsewhere.test'), 404);
+    // Verify is not idempotency-cached: the same key with another request is simply run again.
     const key = { ...asPartner(), 'idempotency-key': random() };
     await probe(route, main.app, verify(random(), 'shop.first.test', key), 404);
-    await probe(route, main.app, verify(random(), 'shop.second.test', key), 409);
+    await probe(route, main.app, verify(random(), 'shop.second.test', key), 404);
     const custom = await main.app.inject({ method: 'GET', url: `/v1/partners/marktag/${customTagId}`, headers: asPartner() });
     await probe(route, main.app, verify(customTagId, `shop.${custom.json<{ domain: string }>().domain}`), 422);
     const dnsDown = await main.app.inject({ method: 'GET', url: `/v1/partners/marktag/${dnsDownTagId}`, headers: asPartner() });

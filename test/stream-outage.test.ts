@@ -38,7 +38,7 @@ describe.runIf(engine === 'postgres')('a live stream across a database outage', 
     proxied.port = String(proxy.port);
     proxied.hostname = '127.0.0.1';
     // Other test files write to the same database meanwhile: the hub's reads of everyone's new events get time.
-    database = openPostgres(proxied.toString(), { connectionTimeoutMillis: 2000, queryTimeoutMillis: 10_000 });
+    database = openPostgres(proxied.toString(), { connectionTimeoutMillis: 2000, statementTimeoutMillis: 10_000, stallTimeoutMillis: 11_000 });
     streaming = await createTestApp({}, { database, stream: { pollIntervalMs: 500 } });
     url = await streaming.app.listen({ port: 0, host: '127.0.0.1' });
     collecting = await createTestApp();

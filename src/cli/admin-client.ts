@@ -6,6 +6,8 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode = 1,
+    /** The server's error code, when the server refused the request. */
+    readonly code?: string,
   ) {
     super(message);
     this.name = 'CliError';
@@ -69,6 +71,6 @@ export class AdminClient {
       );
     }
     const extra = details.filter((detail) => detail.message !== message).map((detail) => `\n  ${detail.field}: ${detail.message}`);
-    throw new CliError(`${code}: ${message}${extra.join('')}`);
+    throw new CliError(`${code}: ${message}${extra.join('')}`, 1, code);
   }
 }

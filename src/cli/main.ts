@@ -88,7 +88,14 @@ async function partnerCommand(action: string | undefined, values: Values): Promi
   const client = () => AdminClient.fromConfig(loadCliConfig());
   if (action === 'create') {
     const body = { name: required(values, 'name', 'partner'), ...(values.domain ? { domain: values.domain } : {}) };
-    const created = await client().request<CreatePartnerResponse>('POST', '/v1/admin/partners', body);
+    const created = await client()
+      .request<CreatePartnerResponse>('POST', '/v1/admin/partners', body)
+      .catch((error: unknown) => {
+        if (error instanceof CliError && error.code === 'DOMAIN_TAKEN') {
+          throw new CliError(`${error.message}\nA partner domain belongs to one partner: onboard this partner with a domain of its own, or without --domain.`);
+        }
+        throw error;
+      });
     if (values.json) return json(created);
     const rows: [string, string][] = [
       ['partnerId', created.partnerId],

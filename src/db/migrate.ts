@@ -18,9 +18,14 @@ export async function migrate(handle: DatabaseHandle): Promise<void> {
     return;
   }
   // A session lock on a dedicated connection (released by the server if this process dies), outside
-  // the pool, whose query timeout is for requests: waiting for another instance's migrations, or
+  // the pool, whose statement timeout and stall guard are for requests: waiting for another instance's migrations, or
   // rebuilding an index of a big table, takes as long as it takes.
-  const connection = new pg.Client({ connectionString: handle.connectionString, application_name: 'marktag-migrate' });
+  // No statement timeout either, whatever the role's default: a migration may rebuild a big index.
+  const connection = new pg.Client({
+    connectionString: handle.connectionString,
+    application_name: 'marktag-migrate',
+    options: '-c statement_timeout=0',
+  });
   await connection.connect();
   try {
     await connection.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);

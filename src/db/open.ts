@@ -4,9 +4,9 @@ import { openPglite, openPostgres, type DatabaseHandle } from './client.js';
 import { migrate } from './migrate.js';
 
 /** PostgreSQL when DATABASE_URL is set, else embedded PGlite persisted under the data directory. */
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<DatabaseHandle> {
-  if (config.databaseUrl !== undefined) return openPostgres(config.databaseUrl);
-  return openPglite(path.join(config.dataDir, 'pgdata'));
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'> & Partial<Pick<Config, 'statementTimeoutMs'>>): Promise<DatabaseHandle> {
+  if (config.databaseUrl !== undefined) return openPostgres(config.databaseUrl, { statementTimeoutMillis: config.statementTimeoutMs });
+  return openPglite(path.join(config.dataDir, 'pgdata'), config.statementTimeoutMs);
 }
 
 /** Where the data lives, for start-up messages; never prints a password. */
@@ -17,7 +17,9 @@ export function describeDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>
 }
 
 /** Opens the database and brings its schema up to date; a failure says which database and why, in one line. */
-export async function openMigratedDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<DatabaseHandle> {
+export async function openMigratedDatabase(
+  config: Pick<Config, 'databaseUrl' | 'dataDir'> & Partial<Pick<Config, 'statementTimeoutMs'>>,
+): Promise<DatabaseHandle> {
   let database: DatabaseHandle | undefined;
   try {
     database = await openDatabase(config);

@@ -1,9 +1,20 @@
 import { Ajv, type Options, type ValidateFunction } from 'ajv';
+import type { RegExpEngine } from 'ajv/dist/types/index.js';
 import * as ajvFormats from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
+import { CASE_INSENSITIVE_PATTERNS } from '../schemas/common.js';
 
 // ajv-formats is CommonJS: under ESM its function arrives as the default export.
 const addFormats = ajvFormats.default as unknown as (ajv: Ajv) => Ajv;
+
+/**
+ * JSON Schema has no pattern flags, so the documented host patterns keep their text in the OpenAPI
+ * document while the validator applies them ignoring case; every other pattern is as written.
+ */
+const hostAwareRegExp: RegExpEngine = Object.assign(
+  (pattern: string, flags: string) => new RegExp(pattern, CASE_INSENSITIVE_PATTERNS.has(pattern) ? `${flags}i` : flags),
+  { code: 'hostAwareRegExp' },
+);
 
 const SHARED: Options = {
   // Unknown fields are refused (a typo is an error, as with Stripe), not silently dropped.
@@ -14,6 +25,7 @@ const SHARED: Options = {
   // Lets the error handler read a field's own error message from its schema.
   verbose: true,
   keywords: ['x-error-message'],
+  code: { regExp: hostAwareRegExp },
 };
 
 function ajv(options: Options): Ajv {

@@ -52,7 +52,18 @@ export const DisplayName = (description: string, example: string) =>
   });
 
 /** The documented domain pattern of `POST /v1/partners/marktag/generate`. */
+/** The documented domain pattern of `POST /v1/partners/marktag/generate` (also a partner's domain). */
 export const DOMAIN_PATTERN = '^(?!.*:\\/\\/)(?!www\\.)([a-zA-Z0-9-]+\\.)+[a-zA-Z]{2,}$';
+
+/** The documented subdomain pattern of `POST /v1/partners/marktag/verify`. */
+export const SUBDOMAIN_PATTERN = '^(?!.*:\\/\\/)([a-zA-Z0-9-]+\\.)*[a-zA-Z0-9-]+\\.[a-zA-Z]{2,}$';
+
+/**
+ * Host names are case-insensitive (RFC 4343), so the documented host patterns are applied ignoring
+ * case: `WWW.example.com` is refused like `www.example.com`. The OpenAPI document keeps their text
+ * to the letter; the validator adds the flag (see plugins/validation.ts).
+ */
+export const CASE_INSENSITIVE_PATTERNS: ReadonlySet<string> = new Set([DOMAIN_PATTERN, SUBDOMAIN_PATTERN]);
 
 export const CnameRecordSchema = Type.Object({
   type: Type.Literal('CNAME', { description: 'DNS record type (always "CNAME")' }),

@@ -47,7 +47,10 @@ export interface ResponseOptions {
 }
 
 /** Every Partners API route can answer this one (a per-token limit). */
-const RATE_LIMITED_ROW = ['Too many requests for this token: retry after Retry-After seconds', 'RATE_LIMITED'] as const;
+const RATE_LIMITED_ROW = [
+  'Too many requests for this token, or too many failed authentications from this client address: retry after Retry-After seconds',
+  'RATE_LIMITED',
+] as const;
 const PAYLOAD_TOO_LARGE_ROW = ['The body is over the server\'s body limit (MARKTAG_BODY_LIMIT_BYTES)', 'PAYLOAD_TOO_LARGE'] as const;
 const UNSUPPORTED_MEDIA_TYPE_ROW = ['The body is not application/json', 'UNSUPPORTED_MEDIA_TYPE'] as const;
 const URI_TOO_LONG_ROW = ['A path parameter is too long', 'VALIDATION_ERROR'] as const;

@@ -45,6 +45,7 @@ describe.skipIf(!haveBrowser)('the tracker in Chromium', () => {
   let siteServer: Server;
   let sitePort: number;
   let token: string;
+  let partnerToken: string | undefined;
 
   /** Pages of the merchant site, each with the install snippet from the tag details. */
   const pages = new Map<string, string>();
@@ -84,8 +85,9 @@ describe.skipIf(!haveBrowser)('the tracker in Chromium', () => {
   });
 
   async function tagWithSnippet(): Promise<{ tagId: string; snippet: string }> {
-    const partner = await createPartner(ctx.app, { domain: partnerDomain });
-    token = partner.token;
+    // One partner owns the partner domain (a domain belongs to one partner); each call is a new merchant and tag.
+    partnerToken ??= (await createPartner(ctx.app, { domain: partnerDomain })).token;
+    token = partnerToken;
     const merchantId = await createMerchant(ctx.app, token);
     const generated = await ctx.app.inject({ method: 'POST', url: '/v1/partners/marktag/generate', headers: bearer(token), payload: { merchantId, domain: site } });
     const { tagId } = generated.json<GenerateResponse>();

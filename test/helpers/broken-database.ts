@@ -12,11 +12,18 @@ export type Fault =
   | { kind: 'insert-throws'; table: Table }
   /** Writes to table are sent with a status the CHECK constraint refuses: a real database error. */
   | { kind: 'write-violates-check'; table: Table }
+  /** Updates of table also set `values` (say, text in an integer column): a real database error. */
+  | { kind: 'update-sets'; table: Table; values: Record<string, unknown> }
   /**
    * Prepared hot-path statements (the collector's batch insert) fail as if the connection
    * dropped, the first `times` of them or all; every other query still works.
    */
-  | { kind: 'batch-write-fails'; times?: number };
+  | { kind: 'batch-write-fails'; times?: number }
+  /**
+   * The collector's batch insert gets `value` in place of its first event id: a real database
+   * error whose message quotes the value.
+   */
+  | { kind: 'batch-write-invalid'; value: string };
 
 /** Wraps a builder so that one method's arguments (or call) can be intercepted. */
 function intercept<T extends object>(builder: T, method: string, replace: (original: AnyFunction, target: T) => AnyFunction): T {
@@ -52,6 +59,14 @@ export function withFault(handle: DatabaseHandle, fault: Fault): DatabaseHandle 
               return from.call(builder, source, ...rest);
             });
         }
+        if (property === 'update' && fault.kind === 'update-sets') {
+          const values = fault.values;
+          return (table: unknown) => {
+            const builder = method.call(target, table) as object;
+            if (table !== fault.table) return builder;
+            return intercept(builder, 'set', (original, inner) => (set: unknown) => original.call(inner, { ...(set as object), ...values }));
+          };
+        }
         if ((property === 'insert' || property === 'update') && (fault.kind === 'insert-throws' || fault.kind === 'write-violates-check')) {
           return (table: unknown) => {
             const builder = method.call(target, table) as object;
@@ -71,6 +86,10 @@ export function withFault(handle: DatabaseHandle, fault: Fault): DatabaseHandle 
     if (failuresLeft > 0) {
       failuresLeft--;
       return Promise.reject(Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' }));
+    }
+    if (fault.kind === 'batch-write-invalid' && statement.text.includes('insert into events') && Array.isArray(params[1])) {
+      const [first, ids, ...rest] = params;
+      return handle.run(statement, [first, [fault.value, ...(ids as unknown[]).slice(1)], ...rest]);
     }
     return handle.run(statement, params);
   };

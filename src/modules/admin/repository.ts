@@ -1,4 +1,4 @@
-import { count, desc, eq } from 'drizzle-orm';
+import { count, desc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { partners, type PartnerRow } from '../../db/schema/index.js';
 
@@ -9,6 +9,27 @@ export class PartnersRepository {
   async insert(partner: { id: string; name: string; domain: string | null }, tx: Database = this.db): Promise<PartnerRow> {
     const [row] = await tx.insert(partners).values(partner).returning();
     if (!row) throw new Error('insert returned no row');
+    return row;
+  }
+
+  /**
+   * Holds, until the transaction ends, the right to claim partner domains under one registrable
+   * domain: any two overlapping domains share it, so two creates that could conflict take turns.
+   */
+  async lockDomainClaims(rootDomain: string, tx: Database): Promise<void> {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`partner-domain:${rootDomain}`}, 0))`);
+  }
+
+  /** A partner whose domain equals `domain`, lies under it, or has it under itself (case-insensitive). */
+  async findOverlappingDomain(domain: string, tx: Database = this.db): Promise<PartnerRow | undefined> {
+    const claimed = sql`lower(${partners.domain})`;
+    const [row] = await tx
+      .select()
+      .from(partners)
+      .where(
+        sql`${claimed} = ${domain} or right(${claimed}, ${domain.length + 1}) = ${`.${domain}`} or right(${domain}, length(${claimed}) + 1) = '.' || ${claimed}`,
+      )
+      .limit(1);
     return row;
   }
 

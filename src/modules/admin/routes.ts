@@ -41,11 +41,16 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
         operationId: 'createPartner',
         summary: 'Onboard a partner',
         description:
-          "Creates a partner and its first `mp_live_` token (shown once). With a `domain`, the answer also carries the CNAME record the partner adds on that domain so that tags under it are preverified.",
+          "Creates a partner and its first `mp_live_` token (shown once). With a `domain`, the answer also carries the CNAME record the partner adds on that domain so that tags under it are preverified. A domain belongs to one partner: it may not equal, contain or lie under another partner's domain.",
         body: CreatePartnerBodySchema,
         response: responses(
           { 201: described('Success Response (201 Created): the partner, its first token and its CNAME record', CreatePartnerResponseSchema) },
-          { 400: ['Missing or invalid name or domain', 'VALIDATION_ERROR'], ...AUTH, ...UNAVAILABLE },
+          {
+            400: ['Missing or invalid name or domain (a public suffix is not a partner domain)', 'VALIDATION_ERROR'],
+            ...AUTH,
+            409: ['The domain equals, contains or lies under the domain of another partner (compared ignoring case)', 'DOMAIN_TAKEN'],
+            ...UNAVAILABLE,
+          },
           { jsonBody: true },
         ),
       },

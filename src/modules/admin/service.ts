@@ -1,9 +1,12 @@
 import type { Database } from '../../db/client.js';
+import { sqlState } from '../../db/errors.js';
 import type { ApiTokenRow, PartnerRow } from '../../db/schema/index.js';
 import { ApiError } from '../../errors.js';
 import { newId } from '../../lib/ids.js';
 import { offsetOf, paginate, type PageRequest } from '../../lib/pagination.js';
 import type { CnameRecord } from '../../schemas/common.js';
+import { normalizeHost } from '../marktags/dns-verifier.js';
+import { dnsNameProblem, registrableDomain } from '../marktags/domains.js';
 import type { TokensService } from '../tokens/service.js';
 import type { PartnersRepository } from './repository.js';
 import type { CreatePartnerResponse, CreateTokenResponse, Partner, PartnerList, TokenList, TokenSummary } from './schemas.js';
@@ -24,18 +27,34 @@ export class AdminService {
     private readonly options: AdminServiceOptions,
   ) {}
 
-  /** Onboards a partner and issues its first token in one transaction: never a partner without a way in. */
-  async createPartner(name: string, domain: string | null): Promise<CreatePartnerResponse> {
-    return this.db.transaction(async (tx) => {
-      const partner = await this.partners.insert({ id: newId(), name: name.trim(), domain: domain?.toLowerCase() ?? null }, tx);
-      const issued = await this.tokens.issue(partner.id, 'default', tx);
-      return {
-        ...toPartner(partner),
-        token: issued.token,
-        tokenId: issued.row.id,
-        record: partner.domain === null ? null : this.record(),
-      };
-    });
+  /**
+   * Onboards a partner and issues its first token in one transaction: never a partner without a way
+   * in. A partner domain makes every tag under it preverified, so no two partners' domains may
+   * overlap: equal (ignoring case), or one under the other, is 409 DOMAIN_TAKEN.
+   */
+  async createPartner(name: string, rawDomain: string | null): Promise<CreatePartnerResponse> {
+    const claim = rawDomain === null ? null : domainClaim(rawDomain);
+    try {
+      return await this.db.transaction(async (tx) => {
+        if (claim !== null) {
+          await this.partners.lockDomainClaims(claim.rootDomain, tx);
+          const holder = await this.partners.findOverlappingDomain(claim.domain, tx);
+          if (holder?.domain) throw domainTaken(claim.domain, holder.domain);
+        }
+        const partner = await this.partners.insert({ id: newId(), name: name.trim(), domain: claim?.domain ?? null }, tx);
+        const issued = await this.tokens.issue(partner.id, 'default', tx);
+        return {
+          ...toPartner(partner),
+          token: issued.token,
+          tokenId: issued.row.id,
+          record: partner.domain === null ? null : this.record(),
+        };
+      });
+    } catch (error) {
+      // The lock makes this rare; the unique index still has the last word (e.g. a claim made by an older version).
+      if (claim !== null && sqlState(error) === UNIQUE_VIOLATION) throw domainTaken(claim.domain, claim.domain);
+      throw error;
+    }
   }
 
   async listPartners(page: PageRequest): Promise<PartnerList> {
@@ -70,6 +89,28 @@ export class AdminService {
     if (!partner) throw ApiError.notFound('PARTNER_NOT_FOUND', 'Partner not found');
     return partner;
   }
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+/** A partner domain as stored, checked beyond the documented pattern. */
+function domainClaim(rawDomain: string): { domain: string; rootDomain: string } {
+  const domain = normalizeHost(rawDomain);
+  const problem = dnsNameProblem(domain);
+  if (problem) throw ApiError.validation('domain', problem);
+  const rootDomain = registrableDomain(domain);
+  // A public suffix would preverify every shop registered under it.
+  if (rootDomain === null) throw ApiError.validation('domain', `cannot be used: ${domain} is a public suffix, not a domain someone can register`);
+  return { domain, rootDomain };
+}
+
+function domainTaken(domain: string, held: string): ApiError {
+  const relation =
+    held === domain ? 'is already the domain of another partner'
+    : held.endsWith(`.${domain}`) ? `contains ${held}, the domain of another partner`
+    : `lies under ${held}, the domain of another partner`;
+  const message = `The domain ${domain} ${relation}`;
+  return new ApiError(409, 'DOMAIN_TAKEN', message, [{ field: 'domain', message }]);
 }
 
 export function toPartner(row: PartnerRow): Partner {

@@ -2,7 +2,15 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { IdempotencyHeadersSchema } from '../../schemas/common.js';
 import { described, responses } from '../../schemas/responses.js';
 import { partnerOf } from '../../plugins/partner-auth.js';
-import { GenerateBodySchema, GenerateResponseSchema, TagDetailsSchema, TagParamsSchema, VerifyBodySchema, VerifyResponseSchema } from './schemas.js';
+import {
+  GenerateBodySchema,
+  GenerateResponseSchema,
+  TagDetailsSchema,
+  TagParamsSchema,
+  VerifyBodySchema,
+  VerifyHeadersSchema,
+  VerifyResponseSchema,
+} from './schemas.js';
 import type { MarktagsService } from './service.js';
 
 export interface MarktagRoutesOptions {
@@ -56,15 +64,17 @@ export const marktagRoutes: FastifyPluginAsyncTypebox<MarktagRoutesOptions> = as
   app.post(
     '/marktag/verify',
     {
-      config: { authErrorCode: 'UNAUTHORIZED', internalErrorCode: 'DATABASE_ERROR', idempotent: true },
+      // Not idempotency-cached: verifying is naturally idempotent, and a replayed 422 would refuse a
+      // merchant who has since fixed the record. Every call checks DNS again.
+      config: { authErrorCode: 'UNAUTHORIZED', internalErrorCode: 'DATABASE_ERROR' },
       schema: {
         tags,
         security,
         operationId: 'verifyMarktag',
         summary: 'Verify MarkTag',
         description:
-          'Verify an existing MarkTag installation and update its status; only needed for custom merchant domains. Checks, in order, the CNAME chains of `<record>.<subdomain>`, `<subdomain>` and `<record>.<root domain>` for the CNAME target. On success the tag becomes `waiting_for_events` (an active tag stays active). When another partner already holds a verified tag on the same registrable domain, a TXT record `_marktag.<root domain>` = `marktag-verify=<tagId>` is also required.',
-        headers: IdempotencyHeadersSchema,
+          'Verify an existing MarkTag installation and update its status; only needed for custom merchant domains. Checks, in order, the CNAME chains of `<record>.<subdomain>`, `<subdomain>` and `<record>.<root domain>` for the CNAME target. On success the tag becomes `waiting_for_events` (an active tag stays active). Verifying is naturally idempotent: every call checks DNS again (an `Idempotency-Key` is accepted and ignored), so a retry after fixing the record succeeds. When another partner already holds a verified tag on the same registrable domain, a TXT record `_marktag.<root domain>` = `marktag-verify=<tagId>` is also required.',
+        headers: VerifyHeadersSchema,
         body: VerifyBodySchema,
         response: responses(
           { 200: described('Success Response (200 OK): the tag is verified', VerifyResponseSchema) },
@@ -73,7 +83,6 @@ export const marktagRoutes: FastifyPluginAsyncTypebox<MarktagRoutesOptions> = as
             ...UNAUTHORIZED,
             403: ["Partner doesn't own the merchant", 'ACCESS_DENIED'],
             404: ["Tag ID doesn't exist", 'TAG_NOT_FOUND'],
-            ...IDEMPOTENCY,
             422: ['DNS verification failed - check DNS configuration; `details` name every host checked and what it resolved to', 'VALIDATION_ERROR'],
             500: ['Database error during operation', 'DATABASE_ERROR'],
             503: [
@@ -82,7 +91,7 @@ export const marktagRoutes: FastifyPluginAsyncTypebox<MarktagRoutesOptions> = as
               'SERVICE_UNAVAILABLE',
             ],
           },
-          { rateLimited: true, jsonBody: true, idempotent: true },
+          { rateLimited: true, jsonBody: true },
         ),
       },
     },

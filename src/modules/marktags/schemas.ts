@@ -1,9 +1,7 @@
 import { Type, type Static } from 'typebox';
-import { CnameRecordSchema, DOMAIN_PATTERN, Nullable, Timestamp, Uuid } from '../../schemas/common.js';
+import { CnameRecordSchema, DOMAIN_PATTERN, Nullable, SUBDOMAIN_PATTERN, Timestamp, Uuid } from '../../schemas/common.js';
 import { TagStatusSchema } from '../merchants/schemas.js';
 
-/** The documented subdomain pattern of `POST /v1/partners/marktag/verify`. */
-export const SUBDOMAIN_PATTERN = '^(?!.*:\\/\\/)([a-zA-Z0-9-]+\\.)*[a-zA-Z0-9-]+\\.[a-zA-Z]{2,}$';
 
 const TAG_ID_EXAMPLE = '4d00dcfa-fb3d-4495-88bc-9112aedb2046';
 
@@ -62,6 +60,18 @@ export const VerifyBodySchema = Type.Object(
   { additionalProperties: false, examples: [{ tagId: TAG_ID_EXAMPLE, subdomain: 'shop.example.com' }] },
 );
 export type VerifyBody = Static<typeof VerifyBodySchema>;
+
+/** Clients that send an Idempotency-Key on every POST may send one here too; it changes nothing. */
+export const VerifyHeadersSchema = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      description: 'Accepted and ignored: verification is naturally idempotent, and every call checks DNS again (a retry after fixing the record succeeds).',
+      examples: ['5f0c8e8e-7d0a-4f5e-9d43-0d5f8f1b2c3a'],
+    }),
+  ),
+});
 
 export const VerifyResponseSchema = Type.Object(
   { verified: Type.Boolean({ description: 'Whether the MarkTag installation was successfully verified', examples: [true] }) },
