@@ -23,7 +23,8 @@ async function servedDocuments(): Promise<{ public: unknown; admin: unknown }> {
   const database = await openPglite(undefined);
   const adminToken = randomBytes(24).toString('base64url');
   // The tracker's bytes do not shape the document; a stub spares a build of the tracker first.
-  const app = await buildApp(config, { database, adminToken, logger: false, tracker: { body: Buffer.alloc(0), etag: '"lint"' } });
+  const stub = { body: Buffer.alloc(0), etag: '"lint"' };
+  const app = await buildApp(config, { database, adminToken, logger: false, tracker: { identity: stub, gzip: stub, br: stub } });
   try {
     await app.ready();
     await app.admin.ready();

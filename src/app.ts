@@ -179,7 +179,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   // Streams end with a final message before the server stops waiting for connections.
   app.addHook('preClose', async () => hub.close('server shutting down'));
   const reverifier = new Reverifier(
-    deps.database,
     marktagsRepository,
     dns,
     { intervalMs: config.reverifyIntervalMs ?? 6 * 3_600_000, dnsTimeoutMs: config.dnsTimeoutMs },

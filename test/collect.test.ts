@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { gzipSync } from 'node:zlib';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import { sql } from 'drizzle-orm';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +12,7 @@ import { openPostgres } from '../src/db/client.js';
 import { loggerOptions } from '../src/logger.js';
 import type { App } from '../src/app.js';
 import type { GenerateResponse, TagDetails } from '../src/modules/marktags/schemas.js';
-import { TRACKER_FILE } from '../src/modules/collect/tracker-asset.js';
+import { loadTracker, TRACKER_FILE } from '../src/modules/collect/tracker-asset.js';
 import { bearer, createTestApp, errorOf, type TestContext } from './helpers/app.js';
 import { withFault } from './helpers/broken-database.js';
 import { queryRows, testDatabase } from './helpers/database.js';
@@ -83,6 +86,67 @@ describe('GET /mtag.js', () => {
     const again = await ctx.app.inject({ method: 'GET', url: '/mtag.js', headers: { 'if-none-match': etag } });
     expect(again.statusCode).toBe(304);
     expect(again.body).toBe('');
+  });
+});
+
+describe('GET /mtag.js, compressed', () => {
+  const original = () => readFileSync(TRACKER_FILE);
+  const get = (headers: Record<string, string>) => ctx.app.inject({ method: 'GET', url: '/mtag.js', headers });
+  const decoded = (encoding: string | undefined, body: Buffer) =>
+    encoding === 'br' ? brotliDecompressSync(body) : encoding === 'gzip' ? gunzipSync(body) : body;
+
+  it('sends brotli or gzip as Accept-Encoding allows, q-values honoured, brotli preferred', async () => {
+    for (const [acceptEncoding, expected] of [
+      ['gzip, deflate, br, zstd', 'br'],
+      ['gzip, br', 'br'],
+      ['gzip', 'gzip'],
+      ['br;q=0.5, gzip', 'gzip'],
+      ['br;q=0, *', 'gzip'],
+      ['BR', 'br'],
+      ['identity', undefined],
+      ['deflate', undefined],
+      ['gzip;q=0, br;q=0', undefined],
+    ] as const) {
+      const response = await get({ 'accept-encoding': acceptEncoding });
+      expect(response.statusCode, acceptEncoding).toBe(200);
+      expect(response.headers['content-encoding'], acceptEncoding).toBe(expected);
+      expect(String(response.headers.vary)).toContain('Accept-Encoding');
+      expect(response.headers['content-type']).toBe('application/javascript; charset=utf-8');
+      expect(Number(response.headers['content-length'])).toBe(response.rawPayload.length);
+      expect(decoded(expected, response.rawPayload).equals(original()), acceptEncoding).toBe(true);
+    }
+    const plain = await get({});
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(String(plain.headers.vary)).toContain('Accept-Encoding');
+    expect(plain.rawPayload.equals(original())).toBe(true);
+    expect((await get({ 'accept-encoding': 'br' })).rawPayload.length).toBeLessThan(gzipSync(original(), { level: 9 }).length);
+  });
+
+  it('refuses to start on compressed forms missing or left from another build', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mtag-'));
+    const file = join(dir, 'mtag.js');
+    writeFileSync(file, 'console.log(1)');
+    writeFileSync(`${file}.gz`, gzipSync('console.log(1)'));
+    expect(() => loadTracker(file)).toThrow('not built');
+    writeFileSync(`${file}.br`, brotliCompressSync('console.log(2)'));
+    expect(() => loadTracker(file)).toThrow('stale');
+    writeFileSync(`${file}.br`, brotliCompressSync('console.log(1)'));
+    expect(loadTracker(file).br.body.length).toBeGreaterThan(0);
+  });
+
+  it('gives each encoding its own ETag, and answers 304 to the matching one only', async () => {
+    const tags = await Promise.all(['br', 'gzip', 'identity'].map(async (encoding) => String((await get({ 'accept-encoding': encoding })).headers.etag)));
+    expect(new Set(tags).size).toBe(3);
+    const [brTag, gzipTag] = tags as [string, string, string];
+    const notModified = await get({ 'accept-encoding': 'br', 'if-none-match': brTag });
+    expect(notModified.statusCode).toBe(304);
+    expect(notModified.headers.etag).toBe(brTag);
+    expect(String(notModified.headers.vary)).toContain('Accept-Encoding');
+    expect(notModified.body).toBe('');
+    const otherEncoding = await get({ 'accept-encoding': 'gzip', 'if-none-match': brTag });
+    expect(otherEncoding.statusCode).toBe(200);
+    expect(otherEncoding.headers.etag).toBe(gzipTag);
+    expect(gunzipSync(otherEncoding.rawPayload).equals(original())).toBe(true);
   });
 });
 
@@ -394,6 +458,29 @@ describe('durability', () => {
       expect(response.statusCode).toBe(503);
       expect(response.headers['retry-after']).toBeDefined();
       expect((await collect({ tagId: tag.tagId, events: [event()] }, {}, small.app)).statusCode).toBe(202);
+    } finally {
+      await small.app.close();
+    }
+  });
+
+  it('bounds the queue by bytes too: a few large events fill it as their size, not their count', async () => {
+    // Room for about 16 KiB of requests, and 50,000 events; flushes wait 300 ms so requests queue up.
+    const small = await createTestApp({}, { batch: { maxQueuedBytes: 16 * 1024, maxDelayMs: 300 } });
+    try {
+      const tag = await liveTag(small.app);
+      const large = () => ({ tagId: tag.tagId, events: [event({ properties: { blob: 'x'.repeat(4000) } }), event({ properties: { blob: 'y'.repeat(4000) } })] });
+      expect(JSON.stringify(large()).length).toBeGreaterThan(8 * 1024);
+      const first = collect(large(), {}, small.app);
+      const writer = small.app.services.events;
+      while (writer.backlog === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const refused = await collect(large(), {}, small.app);
+      expect(refused.statusCode).toBe(503);
+      expect(errorOf(refused).code).toBe('SERVICE_UNAVAILABLE');
+      expect(refused.headers['retry-after']).toBeDefined();
+      expect((await first).statusCode).toBe(202);
+      // Written, its bytes are released.
+      expect((await collect(large(), {}, small.app)).statusCode).toBe(202);
+      expect(await stored(tag.tagId)).toHaveLength(4);
     } finally {
       await small.app.close();
     }

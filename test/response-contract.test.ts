@@ -244,8 +244,12 @@ const asPartner = () => bearer(partner.token);
 const asAdmin = () => bearer(ADMIN_TOKEN);
 const random = () => randomUUID();
 
-/** The statuses every Partners API route answers the same way: 401, 429, 500 and 503. */
-async function partnerApiCommon(route: string, request: () => InjectOptions): Promise<void> {
+/**
+ * The statuses every Partners API route answers the same way: 401, 429, 500 and 503. The live
+ * stream tells a database outage as a 200 event stream that only says "retry" instead (a standard
+ * EventSource would give up for good on a 503).
+ */
+async function partnerApiCommon(route: string, request: () => InjectOptions, outage: 'status' | 'event-stream' = 'status'): Promise<void> {
   const base = request();
   await probe(route, main.app, { ...base, headers: { ...base.headers, authorization: 'Bearer mp_live_nope' } }, 401);
   // One request a minute per token: a fresh partner's first call passes, its second is 429.
@@ -253,7 +257,9 @@ async function partnerApiCommon(route: string, request: () => InjectOptions): Pr
   await probe('GET /v1/partners/me', limited.app, { method: 'GET', url: '/v1/partners/me', headers: flooder }, 200);
   await probe(route, limited.app, { ...base, headers: { ...base.headers, ...flooder } }, 429);
   await probe(route, faulty.app, { ...base, headers: { ...base.headers, ...asPartner() } }, 500);
-  await probe(route, down.app, { ...base, headers: { ...base.headers, ...bearer(generateToken()) } }, 503);
+  const unreachable = { ...base, headers: { ...base.headers, ...bearer(generateToken()) } };
+  if (outage === 'event-stream') expect((await probe(route, down.app, unreachable, 200)).body).toMatch(/^retry: \d+\nevent: error\n/);
+  else await probe(route, down.app, unreachable, 503);
 }
 
 async function adminCommon(route: string, request: () => InjectOptions): Promise<void> {
@@ -494,7 +500,7 @@ const PROBES: Record<string, () => Promise<void>> = {
     const request = (query = `merchantId=${live.merchantId}`): InjectOptions => ({ method: 'GET', url: `/v1/partners/events/stream?${query}`, headers: bearer(live.token) });
     await probe(route, main.app, request('type=NOT-A-TYPE'), 400);
     await probe(route, main.app, request(`merchantId=${random()}`), 404);
-    await partnerApiCommon(route, request);
+    await partnerApiCommon(route, request, 'event-stream');
   },
 };
 

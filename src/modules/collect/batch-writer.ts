@@ -16,6 +16,11 @@ export interface BatchWriterOptions {
   maxDelayMs: number;
   /** Events waiting at most; beyond it the collector answers 503 at once instead of growing memory. */
   maxQueued: number;
+  /**
+   * Request bytes waiting at most (as received, per request): 64 KiB events count as what they
+   * weigh, not as one each. Beyond it the collector answers 503 at once, as for `maxQueued`.
+   */
+  maxQueuedBytes: number;
   /** A tag's lastEventAt is written at most this often by this process. */
   touchIntervalMs: number;
   /**
@@ -25,12 +30,21 @@ export interface BatchWriterOptions {
   maxInFlight: number;
 }
 
-export const DEFAULT_BATCH_OPTIONS: BatchWriterOptions = { maxBatch: 1000, maxDelayMs: 1, maxQueued: 50_000, touchIntervalMs: 60_000, maxInFlight: 4 };
+export const DEFAULT_BATCH_OPTIONS: BatchWriterOptions = {
+  maxBatch: 1000,
+  maxDelayMs: 1,
+  maxQueued: 50_000,
+  maxQueuedBytes: 32 * 1024 * 1024,
+  touchIntervalMs: 60_000,
+  maxInFlight: 4,
+};
 
 interface Pending {
   rows: EventRecord[];
   /** Tags waiting for their first event: touched whatever the throttle says, to become active. */
   wake: string[];
+  /** What the request weighed: released from the byte bound once its flush is over. */
+  bytes: number;
   resolve: (outcome: WriteOutcome) => void;
   reject: (error: unknown) => void;
 }
@@ -46,6 +60,7 @@ export const RETRY_AFTER_WRITE_FAILURE_SECONDS = '2';
 export class BatchWriter {
   private queue: Pending[] = [];
   private queued = 0;
+  private queuedBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly flushing = new Set<Promise<void>>();
   private readonly touched = new Map<string, number>();
@@ -61,15 +76,19 @@ export class BatchWriter {
     private readonly metrics?: Metrics,
   ) {}
 
-  /** Resolves once the rows are committed (or were already stored); rejects with a 503 otherwise. */
-  write(rows: EventRecord[], wake: string[] = []): Promise<WriteOutcome> {
+  /**
+   * Resolves once the rows are committed (or were already stored); rejects with a 503 otherwise.
+   * `bytes` is the size of the request that carried them.
+   */
+  write(rows: EventRecord[], wake: string[] = [], bytes = 0): Promise<WriteOutcome> {
     if (this.closed) return Promise.reject(unavailable('The collector is shutting down; retry shortly'));
-    if (this.queued + rows.length > this.options.maxQueued) {
+    if (this.queued + rows.length > this.options.maxQueued || this.queuedBytes + bytes > this.options.maxQueuedBytes) {
       return Promise.reject(unavailable('The collector is over capacity; retry shortly'));
     }
     return new Promise<WriteOutcome>((resolve, reject) => {
-      this.queue.push({ rows, wake, resolve, reject });
+      this.queue.push({ rows, wake, bytes, resolve, reject });
       this.queued += rows.length;
+      this.queuedBytes += bytes;
       if (this.queued >= this.options.maxBatch) this.kick();
       else this.timer ??= setTimeout(() => this.kick(), this.options.maxDelayMs);
     });
@@ -122,6 +141,7 @@ export class BatchWriter {
   private async flush(): Promise<void> {
     const batch = this.takeBatch();
     const count = batch.reduce((sum, pending) => sum + pending.rows.length, 0);
+    const bytes = batch.reduce((sum, pending) => sum + pending.bytes, 0);
     // The first occurrence of a key in the batch is written; a later one is a duplicate by definition.
     const seen = new Set<string>();
     const unique: EventRecord[] = [];
@@ -166,6 +186,7 @@ export class BatchWriter {
       for (const pending of batch) pending.reject(refusal);
     } finally {
       this.queued -= count;
+      this.queuedBytes -= bytes;
     }
   }
 }

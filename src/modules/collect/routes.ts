@@ -5,7 +5,7 @@ import { described, media, responseHeader, responses, withOwnHeaders } from '../
 import type { Metrics } from '../metrics/metrics.js';
 import { CollectBodySchema, CollectResponseSchema, LIMITS } from './schemas.js';
 import type { CollectService } from './service.js';
-import type { TrackerAsset } from './tracker-asset.js';
+import { trackerEncoding, type TrackerAsset } from './tracker-asset.js';
 
 export interface CollectRoutesOptions {
   collector: CollectService;
@@ -19,6 +19,8 @@ const ONE_YEAR_SECONDS = 365 * 24 * 60 * 60;
 const tags = ['Collector'];
 const TRACKER_ETAG = responseHeader('The version of the script: send it back in If-None-Match', { type: 'string', examples: ['"k3Jx9b0bWdQ8e3fHq1r2s3t4u5v"'] }, { required: true });
 const TRACKER_CACHE = responseHeader('Cacheable for 5 minutes, then revalidated', { type: 'string', examples: ['public, max-age=300, stale-while-revalidate=86400'] }, { required: true });
+const TRACKER_VARY = responseHeader('The answer depends on Accept-Encoding (and Origin)', { type: 'string', examples: ['Origin, Accept-Encoding'] }, { required: true });
+const TRACKER_ENCODING = responseHeader('br or gzip, as Accept-Encoding allows (brotli preferred); absent for the plain script', { type: 'string', enum: ['br', 'gzip'] }, { required: false });
 
 /** The one cookie the collector reads; the merchant site's other cookies are never parsed or kept. */
 function visitorFromCookie(header: string | undefined): string | undefined {
@@ -35,6 +37,16 @@ function visitorFromCookie(header: string | undefined): string | undefined {
 
 function visitorCookie(id: string, secure: boolean): string {
   return `${VISITOR_COOKIE}=${id}; Max-Age=${ONE_YEAR_SECONDS}; Path=/; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
+}
+
+/**
+ * The body's size for the batch writer's byte bound. Fastify checks that what arrived matches
+ * Content-Length, so the header is the truth; a chunked body (no header) counts as the most it
+ * may be.
+ */
+function bodyBytes(request: FastifyRequest): number {
+  const declared = Number(request.headers['content-length']);
+  return Number.isSafeInteger(declared) && declared >= 0 ? declared : LIMITS.bodyBytes;
 }
 
 /** CORS for the collector only: the page's origin echoed (never `*`, since cookies go along). */
@@ -78,24 +90,33 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
         operationId: 'trackerScript',
         summary: 'The tracker script',
         description:
-          'Install it on every page with the `snippet` of the tag details: an async script from `https://<trackingHost>/mtag.js` carrying the tag id in `data-tag-id`. Cacheable; revalidate with If-None-Match.',
+          'Install it on every page with the `snippet` of the tag details: an async script from `https://<trackingHost>/mtag.js` carrying the tag id in `data-tag-id`. Sent brotli- or gzip-compressed as Accept-Encoding allows (`Vary: Accept-Encoding`; each encoding has its own ETag). Cacheable; revalidate with If-None-Match.',
         security: [],
         response: responses(
           {
-            200: withOwnHeaders(media('The tracker script', { 'application/javascript': Type.String() }), { etag: TRACKER_ETAG, 'cache-control': TRACKER_CACHE }),
-            304: withOwnHeaders(Type.Null({ description: 'Not modified: the copy of If-None-Match is current' }), { etag: TRACKER_ETAG }),
+            200: withOwnHeaders(media('The tracker script', { 'application/javascript': Type.String() }), {
+              etag: TRACKER_ETAG,
+              'cache-control': TRACKER_CACHE,
+              vary: TRACKER_VARY,
+              'content-encoding': TRACKER_ENCODING,
+            }),
+            304: withOwnHeaders(Type.Null({ description: 'Not modified: the copy of If-None-Match is current' }), { etag: TRACKER_ETAG, vary: TRACKER_VARY }),
           },
           {},
         ),
       },
     },
     async (request, reply) => {
+      const encoding = trackerEncoding(request.headers);
+      const variant = tracker[encoding];
       void reply
-        .header('etag', tracker.etag)
+        .header('vary', 'Origin, Accept-Encoding')
+        .header('etag', variant.etag)
         .header('cache-control', 'public, max-age=300, stale-while-revalidate=86400')
         .header('access-control-allow-origin', '*');
-      if (request.headers['if-none-match'] === tracker.etag) return reply.code(304).send(null);
-      return reply.type('application/javascript; charset=utf-8').send(tracker.body);
+      if (request.headers['if-none-match'] === variant.etag) return reply.code(304).send(null);
+      if (encoding !== 'identity') void reply.header('content-encoding', encoding);
+      return reply.type('application/javascript; charset=utf-8').send(variant.body);
     },
   );
 
@@ -164,6 +185,7 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
         userAgent: request.headers['user-agent'],
         cookieVisitor: visitorFromCookie(request.headers.cookie),
         receivedAt: new Date(),
+        bodyBytes: bodyBytes(request),
       });
       if (!result.stored) {
         metrics?.collectorEvents.inc({ outcome: 'ignored' }, request.body.events.length);

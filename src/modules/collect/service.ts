@@ -17,6 +17,8 @@ export interface CollectRequest {
   /** The visitor id from the first-party cookie, if any and well-formed. */
   cookieVisitor: string | undefined;
   receivedAt: Date;
+  /** The body's size in bytes: what its events weigh in the batch writer's queue. */
+  bodyBytes: number;
 }
 
 export type CollectResult =
@@ -123,7 +125,7 @@ export class CollectService {
         deviceOs: device.os,
       };
     });
-    const outcome = await this.writer.write(rows, tag.status === 'waiting_for_events' ? [tag.id] : []);
+    const outcome = await this.writer.write(rows, tag.status === 'waiting_for_events' ? [tag.id] : [], request.bodyBytes);
     return { stored: true, outcome, tag, issuedVisitor };
   }
 }

@@ -7,7 +7,8 @@ import { CSV_HEADER, csvRow, ndjsonRow } from './export-format.js';
 import { ApiError } from '../../errors.js';
 import type { EventsRepository } from './repository.js';
 import { EventPageSchema, EventsQuerySchema, ExportQuerySchema, StreamQuerySchema, SummaryQuerySchema, SummarySchema } from './schemas.js';
-import { SseStream, type SseOptions } from './sse-stream.js';
+import { isDatabaseUnavailable } from '../../db/errors.js';
+import { OUTAGE_RETRY_MS, SseStream, unavailableMessage, type SseOptions } from './sse-stream.js';
 import type { StreamHub } from './stream-hub.js';
 import { toApiEvent, type EventsService } from './service.js';
 
@@ -27,6 +28,8 @@ const COMMON = {
   500: ['Unable to process request', 'SERVICE_ERROR'],
   503: ['The database is unreachable; retry after Retry-After seconds', 'SERVICE_UNAVAILABLE'],
 } as const;
+/** The stream answers an outage with a 200 event stream that says "retry" (see its description), never 503. */
+const { 503: _streamOutage, ...STREAM_COMMON } = COMMON;
 
 const LAST_EVENT_ID = /^\d{1,19}$/;
 
@@ -35,13 +38,28 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
     '/events/stream',
     {
       config,
+      // A standard EventSource gives up for good on any answer but a 200 event stream. So a
+      // database outage met before the stream starts (the token look-up, the merchant or tag
+      // check) is told as a 200 stream holding only "retry, then reconnect": the client comes back
+      // by itself with its Last-Event-ID. Every other error keeps its status and envelope.
+      errorHandler: (error, request, reply) => {
+        if (!isDatabaseUnavailable(error)) throw error;
+        // No error object in the log: a failed query's text may carry its parameters (a token hash).
+        request.log.warn('stream asked to reconnect: the database is unreachable');
+        void reply
+          .code(200)
+          .header('cache-control', 'no-cache, no-transform')
+          .header('x-accel-buffering', 'no')
+          .type('text/event-stream; charset=utf-8')
+          .send(unavailableMessage(OUTAGE_RETRY_MS));
+      },
       schema: {
         tags,
         security,
         operationId: 'streamEvents',
         summary: 'Live stream',
         description:
-          'Server-Sent Events: each event as `id: <event id>`, `event: event`, `data: <event JSON>`; a `: heartbeat` comment every 15 seconds. Reconnect with the `Last-Event-ID` header (or `lastEventId`) to first receive every matching event after it from the database, then the live ones: nothing is missed or repeated across a disconnect. A consumer that falls too far behind is disconnected (reconnect to resume). At most 20 open streams per partner (429 beyond).',
+          'Server-Sent Events: each event as `id: <event id>`, `event: event`, `data: <event JSON>`; a `: heartbeat` comment every 15 seconds. Reconnect with the `Last-Event-ID` header (or `lastEventId`) to first receive every matching event after it from the database, then the live ones: nothing is missed or repeated across a disconnect. A consumer that falls too far behind is disconnected (reconnect to resume). At most 20 open streams per partner (429 beyond). While the database is unreachable the stream does not answer 503 (a standard EventSource would stop for good): it answers 200 `text/event-stream` with only `retry: 5000` and `event: error` (`data: {"code":"SERVICE_UNAVAILABLE","reason":…}`), then closes, so EventSource reconnects by itself with its Last-Event-ID and resumes without missing or repeating an event; an open stream that loses the database ends the same way. Authentication and validation errors keep their status (401, 400, 404, 429).',
         querystring: StreamQuerySchema,
         headers: Type.Object({
           'last-event-id': Type.Optional(
@@ -56,7 +74,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
           },
           {
             400: ['Invalid parameters', 'VALIDATION_ERROR'],
-            ...COMMON,
+            ...STREAM_COMMON,
             429: ['Too many requests for this token, or too many open streams for this partner', 'RATE_LIMITED'],
           },
           { rateLimited: true },

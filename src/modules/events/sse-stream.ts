@@ -16,6 +16,20 @@ export const DEFAULT_SSE_OPTIONS: SseOptions = { heartbeatMs: 15_000, maxBuffere
 
 const REPLAY_CHUNK = 500;
 
+/**
+ * The last message of a stream that cannot start or go on (the database is unreachable): when to
+ * reconnect, then why. A standard EventSource reconnects by itself after `retryMs` with its
+ * Last-Event-ID, and resumes where it stopped. It carries no data, so it may be sent before the
+ * caller is known.
+ */
+export function unavailableMessage(retryMs: number): string {
+  const reason = 'temporarily unavailable: reconnect with Last-Event-ID';
+  return `retry: ${retryMs}\nevent: error\ndata: ${JSON.stringify({ code: 'SERVICE_UNAVAILABLE', reason })}\n\n`;
+}
+
+/** How long a client waits before reconnecting after an outage message, as Retry-After elsewhere. */
+export const OUTAGE_RETRY_MS = 5000;
+
 function message(row: EventRow): string {
   return `id: ${row.id.toString()}\nevent: event\ndata: ${JSON.stringify(toApiEvent(row))}\n\n`;
 }
@@ -89,7 +103,7 @@ export class SseStream implements StreamSubscriber {
   /** The stream cannot go on (the database went away while replaying): say so, and end; the client reconnects. */
   fail(): void {
     if (this.closed) return;
-    this.write(`event: error\ndata: ${JSON.stringify({ reason: 'temporarily unavailable: reconnect with Last-Event-ID' })}\n\n`);
+    this.write(unavailableMessage(OUTAGE_RETRY_MS));
     this.response.end();
     this.dispose();
   }

@@ -71,7 +71,12 @@ export class StreamHub {
   /** Adds a stream; live events after the returned id will reach it. */
   async add(subscriber: StreamSubscriber): Promise<bigint> {
     this.subscribers.add(subscriber);
-    this.starting ??= this.start();
+    // A failed start (database outage) is forgotten, so the next stream tries again instead of
+    // inheriting the rejection until the process restarts.
+    this.starting ??= this.start().catch((error: unknown) => {
+      this.starting = undefined;
+      throw error;
+    });
     await this.starting;
     return this.lastId ?? 0n;
   }

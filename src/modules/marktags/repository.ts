@@ -1,4 +1,4 @@
-import { and, asc, count, eq, inArray, isNull, lte, ne, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { ignoredEvents, marktags, type IgnoredEventsRow, type MarktagRow, type TagStatus } from '../../db/schema/index.js';
 
@@ -14,18 +14,40 @@ export interface NewMarktag {
   trackingHost: string | null;
 }
 
+/**
+ * When a tag is due for a re-check: `afterMs` since its last check, less a share of `spread`
+ * (0 to 1) fixed per tag, so that tags verified together fall due spread over the interval; and
+ * never when checked at or after `notCheckedSince` (this pass already did it).
+ */
+export interface RecheckDue {
+  afterMs: number;
+  spread: number;
+  notCheckedSince: string;
+}
+
 export interface Verification {
   hostname: string;
   trackingHost: string;
 }
 
-/** Verified custom tags not re-checked for `dueAfterMs`: what the re-verifier works through. */
-function isDueForRecheck(dueAfterMs: number): SQL | undefined {
+/** The per-tag share of the spread, in [0, 1), fixed by the tag's id. */
+const SPREAD_SHARE = sql`((hashtext(${marktags.id}::text) & 1023)::float8 / 1024)`;
+
+/** Verified custom tags due for a re-check (see RecheckDue), on the database's clock: what the re-verifier works through. */
+function isDueForRecheck(due: Pick<RecheckDue, 'afterMs' | 'spread'>): SQL | undefined {
+  const earliest = due.afterMs * (1 - due.spread);
   return and(
     eq(marktags.isVerified, true),
     eq(marktags.isConnected, true),
     eq(marktags.preverified, false),
-    or(isNull(marktags.lastCheckedAt), lte(marktags.lastCheckedAt, sql`now() - ${dueAfterMs} * interval '1 millisecond'`)),
+    or(
+      isNull(marktags.lastCheckedAt),
+      and(
+        // The index's range first; then each tag's own due time within the spread.
+        lte(marktags.lastCheckedAt, sql`now() - ${earliest}::float8 * interval '1 millisecond'`),
+        lte(marktags.lastCheckedAt, sql`now() - ${due.afterMs}::float8 * (1 - ${due.spread}::float8 * ${SPREAD_SHARE}) * interval '1 millisecond'`),
+      ),
+    ),
   );
 }
 
@@ -156,19 +178,41 @@ export class MarktagsRepository {
 
   // --- background re-verification (operator scope: all partners unless one is named) ---
 
-  /** Live custom tags not checked for `dueAfterMs`, measured on the database's clock (the one that wrote lastCheckedAt). */
-  async dueForRecheck(dueAfterMs: number, limit: number, partnerId?: string, tx: Database = this.db): Promise<MarktagRow[]> {
-    return tx
-      .select()
-      .from(marktags)
-      .where(and(isDueForRecheck(dueAfterMs), partnerId === undefined ? undefined : eq(marktags.partnerId, partnerId)))
-      .orderBy(sql`${marktags.lastCheckedAt} asc nulls first`)
-      .limit(limit);
+  /** The database's clock now, to the microsecond: where a re-verification pass starts. */
+  async databaseNow(tx: Database = this.db): Promise<string> {
+    const result: unknown = await tx.execute(sql`select now()::text as now`);
+    const now = (result as { rows: { now: string }[] }).rows[0]?.now;
+    if (now === undefined) throw new Error('select now() returned no row');
+    return now;
   }
 
-  /** How many tags `dueForRecheck` would find without a limit (the re-verification backlog). */
-  async countDueForRecheck(dueAfterMs: number, tx: Database = this.db): Promise<number> {
-    const [row] = await tx.select({ due: count() }).from(marktags).where(isDueForRecheck(dueAfterMs));
+  /**
+   * Claims up to `limit` live custom tags due for a re-check, least recently checked first, and
+   * marks them checked now, in one statement: neither another process nor this pass's next page
+   * claims them again. Rows another process is claiming are skipped, not waited for. Measured on
+   * the database's clock (the one that wrote lastCheckedAt).
+   */
+  async claimDueForRecheck(due: RecheckDue, limit: number, partnerId?: string, tx: Database = this.db): Promise<MarktagRow[]> {
+    const candidates = tx
+      .select({ id: marktags.id })
+      .from(marktags)
+      .where(
+        and(
+          isDueForRecheck(due),
+          // Not already claimed in this pass.
+          or(isNull(marktags.lastCheckedAt), lt(marktags.lastCheckedAt, sql`${due.notCheckedSince}::timestamptz`)),
+          partnerId === undefined ? undefined : eq(marktags.partnerId, partnerId),
+        ),
+      )
+      .orderBy(sql`${marktags.lastCheckedAt} asc nulls first`)
+      .limit(limit)
+      .for('update', { skipLocked: true });
+    return tx.update(marktags).set({ lastCheckedAt: sql`now()` }).where(inArray(marktags.id, candidates)).returning();
+  }
+
+  /** How many tags are due for a re-check now (the re-verification backlog). */
+  async countDueForRecheck(due: Pick<RecheckDue, 'afterMs' | 'spread'>, tx: Database = this.db): Promise<number> {
+    const [row] = await tx.select({ due: count() }).from(marktags).where(isDueForRecheck(due));
     return row?.due ?? 0;
   }
 

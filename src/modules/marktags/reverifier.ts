@@ -1,21 +1,22 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { DatabaseHandle } from '../../db/client.js';
 import type { MarktagRow } from '../../db/schema/index.js';
 import { DnsUnavailableError, type DnsResolver } from './dns-resolver.js';
 import { verifyDns } from './dns-verifier.js';
-import type { MarktagsRepository } from './repository.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { MarktagsRepository, RecheckDue } from './repository.js';
 
 export interface ReverifierOptions {
-  /** How often each live custom tag is re-checked. */
+  /** How often each live custom tag is re-checked: every tag is checked within this time of its last check. */
   intervalMs: number;
   dnsTimeoutMs: number;
   /** DNS checks in flight at once. */
   concurrency?: number;
   /** Consecutive definite failures that disconnect a tag. */
   failuresToDisconnect?: number;
-  /** Tags checked per run at most; the rest wait for the next run. */
-  batchSize?: number;
+  /** Tags claimed per statement; the pass claims page after page until none is due. */
+  pageSize?: number;
+  /** Confines the background runs to one partner's tags (tests sharing a database). */
+  partnerId?: string;
 }
 
 export interface RecheckSummary {
@@ -24,19 +25,32 @@ export interface RecheckSummary {
   failed: number;
   inconclusive: number;
   disconnected: number;
-  /** False when another process held the lock and this run did nothing. */
-  ran: boolean;
 }
 
-/** Arbitrary, fixed: the advisory lock that keeps re-verification to one process at a time. */
-const RECHECK_LOCK_ID = 7_305_826_412;
-const JITTER = 0.2;
+/**
+ * A tag falls due between 75% and 95% of the interval after its last check (the share is fixed
+ * by its id), so tags verified together spread out instead of all falling due at one moment, and
+ * the remaining 5% leaves room for the tick and the queue.
+ */
+const DUE_AT = 0.95;
+const DUE_SPREAD = 0.2;
+/** How often the background looks for due tags, as a share of the interval (bounded below). */
+const TICK_SHARE = 1 / 40;
+const MIN_TICK_MS = 50;
+const MAX_TICK_MS = 60_000;
+
+const emptySummary = (): RecheckSummary => ({ checked: 0, passed: 0, failed: 0, inconclusive: 0, disconnected: 0 });
 const RECHECK_OUTCOMES = { passed: 'verified', failed: 'failed', inconclusive: 'unavailable' } as const;
 
 /**
  * Re-checks verified custom tags in the background: the CNAME of the host that matched must still
  * reach the target. A definite failure (record gone or pointing elsewhere) counts; a resolver
  * outage does not. Three consecutive failures disconnect the tag; a successful verify restores it.
+ *
+ * Every tick claims the due tags page by page (each claim one short statement that marks them
+ * checked, so processes share the work without a lock and none checks a tag twice), and checks
+ * them with bounded concurrency. No database connection is held while DNS answers. A tag claimed
+ * by a process that stops before checking it waits for its next interval.
  */
 export class Reverifier {
   private timer: NodeJS.Timeout | undefined;
@@ -44,7 +58,6 @@ export class Reverifier {
   private stopped = false;
 
   constructor(
-    private readonly database: DatabaseHandle,
     private readonly tags: MarktagsRepository,
     private readonly dns: DnsResolver,
     private readonly options: ReverifierOptions,
@@ -54,7 +67,7 @@ export class Reverifier {
 
   /** Verified custom tags due for a re-check now: the work the next runs have ahead of them. */
   async backlog(): Promise<number> {
-    return this.tags.countDueForRecheck(this.options.intervalMs * (1 - JITTER));
+    return this.tags.countDueForRecheck({ afterMs: this.options.intervalMs * DUE_AT, spread: DUE_SPREAD });
   }
 
   start(): void {
@@ -68,40 +81,47 @@ export class Reverifier {
     await this.running?.catch(() => undefined);
   }
 
-  /** One pass over the tags due. `partnerId` confines it to one partner's tags; `dueAfterMs` overrides the interval. */
+  /** One pass over the tags due. `partnerId` confines it to one partner's tags; `dueAfterMs` replaces the spread interval. */
   async runOnce(scope: { partnerId?: string; dueAfterMs?: number } = {}): Promise<RecheckSummary> {
-    // Runs in this process never overlap; the advisory lock keeps other processes out.
+    // Passes in this process never overlap; claims keep other processes off the same tags.
     this.running ??= this.pass(scope).finally(() => (this.running = undefined));
     return this.running;
   }
 
   private schedule(): void {
     if (this.stopped) return;
-    const delay = this.options.intervalMs * (1 - JITTER + Math.random() * 2 * JITTER);
+    const tick = Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, this.options.intervalMs * TICK_SHARE));
     this.timer = setTimeout(() => {
-      this.runOnce()
+      const scope = this.options.partnerId === undefined ? {} : { partnerId: this.options.partnerId };
+      this.runOnce(scope)
         .then((summary) => {
           if (summary.checked > 0) this.log.info({ recheck: summary }, 're-verified tags');
         })
         .catch((error: unknown) => this.log.warn({ err: error }, 're-verification failed; will try again'))
         .finally(() => this.schedule());
-    }, delay);
+    }, tick);
     this.timer.unref();
   }
 
   private async pass(scope: { partnerId?: string; dueAfterMs?: number }): Promise<RecheckSummary> {
-    const attempt = await this.database.tryWithLock(RECHECK_LOCK_ID, async () => {
-      const dueAfter = scope.dueAfterMs ?? this.options.intervalMs * (1 - JITTER);
-      const due = await this.tags.dueForRecheck(dueAfter, this.options.batchSize ?? 500, scope.partnerId);
-      const summary: RecheckSummary = { checked: 0, passed: 0, failed: 0, inconclusive: 0, disconnected: 0, ran: true };
-      const queue = [...due];
+    const summary = emptySummary();
+    const due: RecheckDue = {
+      afterMs: scope.dueAfterMs ?? this.options.intervalMs * DUE_AT,
+      spread: scope.dueAfterMs === undefined ? DUE_SPREAD : 0,
+      notCheckedSince: await this.tags.databaseNow(),
+    };
+    const pageSize = this.options.pageSize ?? 200;
+    const concurrency = this.options.concurrency ?? 16;
+    while (!this.stopped) {
+      const page = await this.tags.claimDueForRecheck(due, pageSize, scope.partnerId);
+      const queue = [...page];
       const worker = async () => {
         for (let tag = queue.shift(); tag && !this.stopped; tag = queue.shift()) await this.check(tag, summary);
       };
-      await Promise.all(Array.from({ length: this.options.concurrency ?? 4 }, worker));
-      return summary;
-    });
-    return attempt.ran ? attempt.value : { checked: 0, passed: 0, failed: 0, inconclusive: 0, disconnected: 0, ran: false };
+      await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+      if (page.length < pageSize) break;
+    }
+    return summary;
   }
 
   private async check(tag: MarktagRow, summary: RecheckSummary): Promise<void> {
