@@ -318,8 +318,10 @@ describe.skipIf(!haveBrowser)('the tracker in Chromium', () => {
     `);
     // Two requests in flight at once, each within the limit (waiting for all: a request the browser refused at once is retried).
     const events = await eventsOf(opened.tagId, 12, 15_000);
-    expect(events.map((e) => e.type)).toEqual(['page_view', 'page_view', ...Array.from({ length: 10 }, () => 'add_to_cart')]);
-    expect(events.filter((e) => e.type === 'add_to_cart').map((e) => e.properties?.i)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // The two requests are stored in whichever order they arrive: every event once is what counts.
+    expect(events.filter((e) => e.type === 'page_view')).toHaveLength(2);
+    const carts = events.filter((e) => e.type === 'add_to_cart').map((e) => Number(e.properties?.i));
+    expect(carts.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(opened.warnings).toEqual([]);
     await opened.close();
   }, 60_000);
