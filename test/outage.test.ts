@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openPostgres, type PostgresHandle } from '../src/db/client.js';
+import type { PostgresHandle } from '../src/db/client.js';
 import type { GenerateResponse } from '../src/modules/marktags/schemas.js';
 import { bearer, createTestApp, errorOf, type TestContext } from './helpers/app.js';
 import { engine } from './helpers/database.js';
 import { createMerchant, createPartner } from './helpers/factories.js';
-import { TcpProxy } from './helpers/tcp-proxy.js';
+import { proxiedTestDatabase, type TcpProxy } from './helpers/tcp-proxy.js';
 
 /**
  * The database goes away (connections cut, or the network stalls) under a running server, then
@@ -22,12 +22,7 @@ describe.runIf(engine === 'postgres')('a database outage', () => {
   let tagId: string;
 
   beforeAll(async () => {
-    const target = new URL(process.env.TEST_DATABASE_URL ?? '');
-    proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432));
-    const proxied = new URL(target);
-    proxied.port = String(proxy.port);
-    proxied.hostname = '127.0.0.1';
-    database = openPostgres(proxied.toString(), { connectionTimeoutMillis: 2000, statementTimeoutMillis: 2000, stallTimeoutMillis: 3000 });
+    ({ proxy, database } = await proxiedTestDatabase({ connectionTimeoutMillis: 2000, statementTimeoutMillis: 2000, stallTimeoutMillis: 3000 }));
     ctx = await createTestApp({}, { database });
     const domain = `o${randomUUID().slice(0, 8)}.test`;
     const partner = await createPartner(ctx.app, { domain });

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventSource } from 'eventsource';
-import { openPostgres, type PostgresHandle } from '../src/db/client.js';
+import type { PostgresHandle } from '../src/db/client.js';
 import type { ApiEvent } from '../src/modules/events/schemas.js';
 import { generateToken } from '../src/modules/tokens/token-format.js';
 import { createTestApp, type TestContext } from './helpers/app.js';
 import { engine } from './helpers/database.js';
 import { createLiveTag, type LiveTag } from './helpers/factories.js';
-import { TcpProxy } from './helpers/tcp-proxy.js';
+import { proxiedTestDatabase, type TcpProxy } from './helpers/tcp-proxy.js';
 
 /**
  * A standard EventSource client (the `eventsource` package) across a database outage: the server
@@ -32,13 +32,8 @@ describe.runIf(engine === 'postgres')('a live stream across a database outage', 
   let tag: LiveTag;
 
   beforeAll(async () => {
-    const target = new URL(process.env.TEST_DATABASE_URL ?? '');
-    proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432));
-    const proxied = new URL(target);
-    proxied.port = String(proxy.port);
-    proxied.hostname = '127.0.0.1';
     // Other test files write to the same database meanwhile: the hub's reads of everyone's new events get time.
-    database = openPostgres(proxied.toString(), { connectionTimeoutMillis: 2000, statementTimeoutMillis: 10_000, stallTimeoutMillis: 11_000 });
+    ({ proxy, database } = await proxiedTestDatabase({ connectionTimeoutMillis: 2000, statementTimeoutMillis: 10_000, stallTimeoutMillis: 11_000 }));
     streaming = await createTestApp({}, { database, stream: { pollIntervalMs: 500 } });
     url = await streaming.app.listen({ port: 0, host: '127.0.0.1' });
     collecting = await createTestApp();

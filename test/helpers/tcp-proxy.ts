@@ -1,5 +1,6 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { openPostgres, type PostgresHandle, type PostgresOptions } from '../../src/db/client.js';
 
 export type ProxyMode = 'open' | 'cut' | 'stall';
 
@@ -58,4 +59,14 @@ export class TcpProxy {
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   }
+}
+
+/** The test database (TEST_DATABASE_URL) reached through a new proxy, so a test can cut or stall it. */
+export async function proxiedTestDatabase(options: PostgresOptions): Promise<{ proxy: TcpProxy; database: PostgresHandle }> {
+  const target = new URL(process.env.TEST_DATABASE_URL ?? '');
+  const proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432));
+  const proxied = new URL(target);
+  proxied.port = String(proxy.port);
+  proxied.hostname = '127.0.0.1';
+  return { proxy, database: openPostgres(proxied.toString(), options) };
 }
