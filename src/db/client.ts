@@ -13,7 +13,6 @@ export type Schema = typeof schema;
 /** One type for both engines: repositories never know which one they talk to. A transaction is one too. */
 export type Database = PgDatabase<PgQueryResultHKT, Schema>;
 
-export type LockAttempt<T> = { ran: true; value: T } | { ran: false };
 
 /** A statement run often enough to be worth preparing once per connection (PostgreSQL) by name. */
 export interface NamedStatement {
@@ -42,11 +41,6 @@ interface HandleBase {
   db: Database;
   /** Hot paths: a fixed statement, planned once per connection, outside the query builder. */
   run: RunStatement;
-  /**
-   * Runs `work` while holding a session-level advisory lock, or not at all when another session
-   * (another process) holds it: one instance at a time for background jobs.
-   */
-  tryWithLock<T>(key: number, work: () => Promise<T>): Promise<LockAttempt<T>>;
   /** Answers whether the database takes queries now (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -55,20 +49,6 @@ interface HandleBase {
 export type PostgresHandle = HandleBase & { engine: 'postgres'; pool: pg.Pool; connectionString: string };
 export type PgliteHandle = HandleBase & { engine: 'pglite'; client: PGlite };
 export type DatabaseHandle = PostgresHandle | PgliteHandle;
-
-interface LockSession {
-  query(text: string, params: unknown[]): Promise<{ rows: unknown[] }>;
-}
-
-async function tryWithLock<T>(session: LockSession, key: number, work: () => Promise<T>): Promise<LockAttempt<T>> {
-  const { rows } = await session.query('select pg_try_advisory_lock($1) as locked', [key]);
-  if ((rows[0] as { locked?: boolean } | undefined)?.locked !== true) return { ran: false };
-  try {
-    return { ran: true, value: await work() };
-  } finally {
-    await session.query('select pg_advisory_unlock($1)', [key]);
-  }
-}
 
 async function ping(db: Database): Promise<void> {
   await db.execute(sql`select 1`);
@@ -124,15 +104,6 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Postgr
     run: async <Row>(statement: NamedStatement, params: unknown[]) =>
       (await pool.query<Row & pg.QueryResultRow>({ name: statement.name, text: statement.text, values: params }).catch(named(statement)))
         .rows as Row[],
-    async tryWithLock(key, work) {
-      // The lock belongs to a connection: hold one for the whole run.
-      const connection = await pool.connect();
-      try {
-        return await tryWithLock(connection, key, work);
-      } finally {
-        connection.release();
-      }
-    },
     async close() {
       if (closed) return;
       closed = true;
@@ -157,8 +128,6 @@ export async function openPglite(dataDir: string | undefined, statementTimeoutMi
     client,
     ping: () => ping(db),
     run: async <Row>(statement: NamedStatement, params: unknown[]) => (await client.query<Row>(statement.text, params).catch(named(statement))).rows,
-    // One connection in one process: nothing else can hold the lock (a session may re-take its own).
-    tryWithLock: (key, work) => tryWithLock(client, key, work),
     async close() {
       if (!client.closed) await client.close();
     },
