@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/client.js';
-import { registerErrorHandling, sendError } from './errors.js';
+import { registerErrorHandling, RETRY_AFTER_SECONDS, sendError } from './errors.js';
 import { loggerOptions } from './logger.js';
 import { AdminService } from './modules/admin/service.js';
 import { PartnersRepository } from './modules/admin/repository.js';
@@ -118,16 +118,26 @@ function httpInstance(config: Config, logging: Logging, metrics: Metrics, listen
       const message = status === 414 ? 'A path parameter is too long' : 'The URL is malformed';
       void sendError(request, reply, status, 'VALIDATION_ERROR', message);
     },
-    return503OnClosing: true,
+    // Requests that arrive while the server stops are answered below, in the envelope (Fastify's own 503 body is not it).
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler());
 
   // JSON only on the APIs; the collector adds text/plain in its own scope.
   app.removeContentTypeParser('text/plain');
 
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
     void reply.header('x-content-type-options', 'nosniff');
+    if (closing) {
+      // Fastify already asks keep-alive clients to close; Retry-After sends them to another instance shortly.
+      void reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+      return sendError(request, reply, 503, 'SERVICE_UNAVAILABLE', 'The server is shutting down; retry shortly');
+    }
   });
   measureRequests(app, metrics, listener);
   registerErrorHandling(app);

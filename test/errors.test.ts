@@ -202,3 +202,35 @@ describe('logs', () => {
     }
   });
 });
+
+describe('while the server shuts down', () => {
+  it('answers requests that still arrive 503 SERVICE_UNAVAILABLE in the envelope, with Retry-After, on both listeners', async () => {
+    const answers: Record<string, { status: number; retryAfter: string | null; requestId: string | null; body: unknown }> = {};
+    const ask = async (name: string, url: string) => {
+      const response = await fetch(url);
+      answers[name] = {
+        status: response.status,
+        retryAfter: response.headers.get('retry-after'),
+        requestId: response.headers.get('x-request-id'),
+        body: await response.json(),
+      };
+    };
+    const urls = { public: '', admin: '' };
+    // preClose runs once closing has begun and before the listener stops taking connections.
+    const stopping = await createTestApp({}, {}, (app) => {
+      app.addHook('preClose', () => ask('public', `${urls.public}/v1/partners/me`));
+      app.admin.addHook('preClose', () => ask('admin', `${urls.admin}/v1/admin/partners`));
+    });
+    urls.public = await stopping.app.listen({ port: 0, host: '127.0.0.1' });
+    urls.admin = await stopping.admin.listen({ port: 0, host: '127.0.0.1' });
+    await stopping.app.close();
+    for (const name of ['public', 'admin']) {
+      const answer = answers[name];
+      expect(answer?.status, name).toBe(503);
+      expect(answer?.retryAfter, name).toBe('5');
+      expect(answer?.body, name).toEqual({
+        error: { code: 'SERVICE_UNAVAILABLE', message: 'The server is shutting down; retry shortly', requestId: answer?.requestId },
+      });
+    }
+  });
+});
