@@ -184,7 +184,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
           reply,
           415,
           'UNSUPPORTED_MEDIA_TYPE',
-          `Unsupported Content-Type ${JSON.stringify(request.headers['content-type'] ?? '')}: send application/json`,
+          `Unsupported Content-Type ${JSON.stringify(request.headers['content-type'] ?? '')}: send ${(request.routeOptions.config.accepts ?? ['application/json']).join(' or ')}`,
         );
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
         return sendError(request, reply, 413, 'PAYLOAD_TOO_LARGE', 'Request body is too large');
@@ -226,4 +226,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const path = request.url.split('?')[0] ?? '';
     return sendError(request, reply, 404, 'NOT_FOUND', `No route ${request.method} ${path}`);
   });
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The body media types a route takes, when not only JSON: named in its 415 answer. */
+    accepts?: readonly string[];
+  }
 }

@@ -342,7 +342,9 @@ describe('POST /v1/collect', () => {
     const malformed = await collect('{"tagId":', {}, ctx.app, 'text/plain');
     expect(malformed.statusCode).toBe(400);
     expect(errorOf(malformed)).toMatchObject({ code: 'VALIDATION_ERROR', message: 'Request body is not valid JSON' });
-    expect((await collect({ tagId: tag.tagId, events: [event()] }, {}, ctx.app, 'application/xml')).statusCode).toBe(415);
+    const xml = await collect({ tagId: tag.tagId, events: [event()] }, {}, ctx.app, 'application/xml');
+    expect(xml.statusCode).toBe(415);
+    expect(errorOf(xml)).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Unsupported Content-Type "application/xml": send application/json or text/plain' });
     const huge = await collect({ tagId: tag.tagId, events: [event({ title: 'x'.repeat(70 * 1024) })] }, {}, ctx.app, 'text/plain');
     expect(huge.statusCode).toBe(413);
     expect(errorOf(huge).code).toBe('PAYLOAD_TOO_LARGE');

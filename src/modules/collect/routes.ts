@@ -140,8 +140,8 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
       bodyLimit: LIMITS.bodyBytes,
       // The busiest route: no access line per request (faults are still logged).
       logLevel: 'warn',
-      // Per-tag quota (defaults from limitPerTag, when it is registered).
-      config: { internalErrorCode: 'SERVICE_UNAVAILABLE', rateLimit: {} },
+      // Per-tag quota (defaults from limitPerTag, when it is registered); the body types named in a 415 (sendBeacon sends text/plain).
+      config: { internalErrorCode: 'SERVICE_UNAVAILABLE', rateLimit: {}, accepts: ['application/json', 'text/plain'] },
       schema: {
         tags,
         security: [],
