@@ -13,7 +13,6 @@ export type Schema = typeof schema;
 /** One type for both engines: repositories never know which one they talk to. A transaction is one too. */
 export type Database = PgDatabase<PgQueryResultHKT, Schema>;
 
-
 /** A statement run often enough to be worth preparing once per connection (PostgreSQL) by name. */
 export interface NamedStatement {
   name: string;

@@ -8,7 +8,7 @@ import { Socket } from 'node:net';
  * answers an error, which arrives well before `silentMs`. This only catches the case where no
  * answer can arrive at all. It costs one timer per connection, refreshed by the socket on activity:
  * nothing per query (pg's own query_timeout arms a timer per query, and those kept every query and
- * its rows reachable until a full collection; see the README's performance notes).
+ * its rows reachable until a full collection).
  *
  * "Awaiting an answer" means: bytes were written after the last bytes were read. An idle
  * connection (the last thing that happened was the server's answer) is left alone, however long

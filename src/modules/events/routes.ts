@@ -30,6 +30,12 @@ const COMMON = {
 } as const;
 /** The stream answers an outage with a 200 event stream that says "retry" (see its description), never 503. */
 const { 503: _streamOutage, ...STREAM_COMMON } = COMMON;
+/** What an event stream answers with, whether it streams events or only says when to reconnect. */
+const STREAM_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+};
 
 const LAST_EVENT_ID = /^\d{1,19}$/;
 
@@ -44,14 +50,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
       // by itself with its Last-Event-ID. Every other error keeps its status and envelope.
       errorHandler: (error, request, reply) => {
         if (!isDatabaseUnavailable(error)) throw error;
-        // No error object in the log: a failed query's text may carry its parameters (a token hash).
-        request.log.warn('stream asked to reconnect: the database is unreachable');
-        void reply
-          .code(200)
-          .header('cache-control', 'no-cache, no-transform')
-          .header('x-accel-buffering', 'no')
-          .type('text/event-stream; charset=utf-8')
-          .send(unavailableMessage(OUTAGE_RETRY_MS));
+        request.log.warn({ err: error }, 'stream asked to reconnect: the database is unreachable');
+        void reply.code(200).headers(STREAM_HEADERS).send(unavailableMessage(OUTAGE_RETRY_MS));
       },
       schema: {
         tags,
@@ -89,13 +89,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         throw new ApiError(429, 'RATE_LIMITED', 'Too many open streams for this partner: close one first', undefined, { 'retry-after': '5' });
       }
       reply.hijack();
-      reply.raw.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-        'x-request-id': request.id,
-      });
+      reply.raw.writeHead(200, { ...STREAM_HEADERS, connection: 'keep-alive', 'x-request-id': request.id });
       const stream = new SseStream(partnerId, filters, reply.raw, hub, repository, sse);
       try {
         await stream.open(resumeFrom !== undefined && LAST_EVENT_ID.test(resumeFrom) ? BigInt(resumeFrom) : undefined);

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { EventRow } from '../../db/schema/index.js';
+import { RETRY_AFTER_SECONDS } from '../../errors.js';
 import type { EventFilters, EventsRepository } from './repository.js';
 import { toApiEvent } from './service.js';
 import type { StreamHub, StreamSubscriber } from './stream-hub.js';
@@ -27,8 +28,8 @@ export function unavailableMessage(retryMs: number): string {
   return `retry: ${retryMs}\nevent: error\ndata: ${JSON.stringify({ code: 'SERVICE_UNAVAILABLE', reason })}\n\n`;
 }
 
-/** How long a client waits before reconnecting after an outage message, as Retry-After elsewhere. */
-export const OUTAGE_RETRY_MS = 5000;
+/** How long a client waits before reconnecting after an outage message: the Retry-After of every other 503. */
+export const OUTAGE_RETRY_MS = RETRY_AFTER_SECONDS * 1000;
 
 function message(row: EventRow): string {
   return `id: ${row.id.toString()}\nevent: event\ndata: ${JSON.stringify(toApiEvent(row))}\n\n`;
