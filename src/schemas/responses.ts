@@ -137,7 +137,7 @@ export function described<T extends TSchema>(description: string, schema: T): T 
 }
 
 /** Response schemas for the documented error rows of an endpoint, plus the rows every endpoint of its kind can answer. */
-export function errorResponses(table: ErrorTable, options: ResponseOptions = {}): Record<number, TSchema> {
+function errorResponses(table: ErrorTable, options: ResponseOptions = {}): Record<number, TSchema> {
   const rows: ErrorTable = {
     ...(options.jsonBody ? { 413: PAYLOAD_TOO_LARGE_ROW, 415: UNSUPPORTED_MEDIA_TYPE_ROW } : {}),
     ...(options.pathParams ? { 414: URI_TOO_LONG_ROW } : {}),
