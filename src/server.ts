@@ -2,6 +2,7 @@ import type { Config } from './config.js';
 import { buildApp, type App } from './app.js';
 import { ensureAdminToken } from './admin-token.js';
 import { startEmbeddedMaintenance } from './db/maintenance.js';
+import { startStorageUpkeep } from './db/storage-upkeep.js';
 import { describeDatabase, openMigratedDatabase } from './db/open.js';
 import { loggerOptions } from './logger.js';
 
@@ -37,6 +38,7 @@ export async function startServer(config: Config, options: { pretty?: boolean } 
   }
   if (config.reverifyIntervalMs !== null && config.role !== 'collector') app.services.reverifier.start();
   const stopMaintenance = startEmbeddedMaintenance(database, app.log);
+  const stopUpkeep = startStorageUpkeep(database, app.log);
   app.log.info({ database: describeDatabase(config), role: config.role, adminUrl }, `MarkTag listening on ${url}`);
   if (admin.created) app.log.info({ file: admin.file }, 'generated an admin token; it is in this file (mode 0600)');
   else if (admin.file) app.log.info({ file: admin.file }, 'admin token read from this file');
@@ -49,6 +51,7 @@ export async function startServer(config: Config, options: { pretty?: boolean } 
     // commit what it holds (onClose hooks run newest first, so a hook here would run too early).
     close: async () => {
       stopMaintenance();
+      stopUpkeep();
       await app.close();
       await database.close();
     },

@@ -1,12 +1,10 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_FOLDER } from '../src/db/migrate.js';
+import { migrationsBefore } from './helpers/migrations.js';
 import { ADMIN_TOKEN, bearer, createTestApp, errorOf, type TestContext } from './helpers/app.js';
 
 /** Issue 12: a partner domain preverifies every tag under it, so it belongs to one partner only. */
@@ -72,17 +70,11 @@ describe('partner domains', () => {
 describe('the migration that makes partner domains unique', () => {
   it('upgrades a database where two partners share a domain: the first claim keeps it', async () => {
     // The migrations as they were before this one, then data an older version allowed, then the upgrade.
-    const before = mkdtempSync(path.join(tmpdir(), 'marktag-migrations-'));
+    const before = migrationsBefore('_partner_domains_unique');
     const client = await PGlite.create();
     try {
-      cpSync(MIGRATIONS_FOLDER, before, { recursive: true });
-      const journalFile = path.join(before, 'meta', '_journal.json');
-      const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: { tag: string }[] };
-      const index = journal.entries.findIndex((entry) => entry.tag.endsWith('_partner_domains_unique'));
-      expect(index).toBeGreaterThan(0);
-      writeFileSync(journalFile, JSON.stringify({ ...journal, entries: journal.entries.slice(0, index) }));
       const db = drizzle({ client });
-      await migratePglite(db, { migrationsFolder: before });
+      await migratePglite(db, { migrationsFolder: before.folder });
 
       await client.query(`insert into partners (id, name, domain, created_at) values
         ('00000000-0000-4000-8000-000000000001', 'first', 'acme.com', '2026-01-01'),
@@ -104,7 +96,7 @@ describe('the migration that makes partner domains unique', () => {
       expect((duplicate as { code?: string }).code).toBe('23505');
     } finally {
       await client.close();
-      rmSync(before, { recursive: true, force: true });
+      before.cleanup();
     }
   });
 });

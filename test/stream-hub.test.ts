@@ -7,7 +7,7 @@ import { EventsRepository } from '../src/modules/events/repository.js';
 import { DEFAULT_HUB_OPTIONS, StreamHub, type StreamSubscriber } from '../src/modules/events/stream-hub.js';
 import { testDatabase } from './helpers/database.js';
 
-/** The real repository, whose first `failures` reads of the newest id fail as in a database outage. */
+/** The real repository, whose first `failures` reads of the watermark fail as in a database outage. */
 class FlakyEventsRepository extends EventsRepository {
   constructor(
     db: Database,
@@ -17,12 +17,12 @@ class FlakyEventsRepository extends EventsRepository {
     super(db, run);
   }
 
-  override async maxId(tx?: Database): Promise<bigint> {
+  override async horizon(tx?: Database): Promise<bigint> {
     if (this.failures > 0) {
       this.failures--;
       throw Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
     }
-    return super.maxId(tx);
+    return super.horizon(tx);
   }
 }
 

@@ -1,21 +1,29 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, jsonb, numeric, pgTable, text, timestamp, unique, uuid } from 'drizzle-orm/pg-core';
+import { bigint, index, jsonb, numeric, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 /**
- * Collected events: append-only. No foreign keys, so that a write is one index probe per unique
- * key and nothing else; tags and merchants are never deleted while they have events.
+ * Collected events: append-only, range-partitioned by event time into weekly partitions (Monday
+ * 00:00 UTC) that the server creates ahead (src/db/partitions.ts), with a default partition for
+ * strays. Drizzle cannot declare partitioning: migration 0006 creates the table, this schema gives
+ * its columns and indexes to the queries. No foreign keys and no unique constraint (a unique index
+ * of a partitioned table must hold the partition key): a replay is stopped by `event_keys` instead.
  */
 export const events = pgTable(
   'events',
   {
-    /** Server-assigned, strictly increasing: the stream's cursor and the tie-breaker of event time. */
-    id: bigint('id', { mode: 'bigint' }).primaryKey().generatedAlwaysAsIdentity(),
+    /**
+     * Commit-ordered, assigned by the write statement: `event_id_base.base + (transaction id << 20)
+     * + the row's ordinal in its statement`. Every id below `base + (xmin << 20)`, where xmin is
+     * the oldest transaction a snapshot still sees running, is final: no row with a smaller id can
+     * commit later. That is the stream's watermark, with no lock between writers.
+     */
+    id: bigint('id', { mode: 'bigint' }).notNull(),
     eventId: uuid('event_id').notNull(),
     tagId: uuid('tag_id').notNull(),
     merchantId: uuid('merchant_id').notNull(),
     partnerId: uuid('partner_id').notNull(),
     type: text('type').notNull(),
-    /** Event time: the client's timestamp unless it was more than 5 minutes ahead of receivedAt. */
+    /** Event time: the client's timestamp unless it was more than 5 minutes ahead of receivedAt. The partition key. */
     timestamp: timestamp('timestamp', { withTimezone: true, mode: 'date' }).notNull(),
     receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull(),
     url: text('url').notNull(),
@@ -31,21 +39,42 @@ export const events = pgTable(
     deviceOs: text('device_os'),
   },
   (table) => [
-    // Replays store nothing twice: an event id is unique per tag.
-    unique('events_tag_event_key').on(table.tagId, table.eventId),
     // Each Events API filter walks one of these newest-first, stopping after a page: no query scans
-    // a merchant's history, a rare type included. A tag filter rides on its merchant's index (the
-    // service adds the tag's merchant), which spares every insert one more index.
-    // Also INCLUDEs partner_id, tag_id, type, visitor_id, session_id, value and currency (migration
-    // 0003, as drizzle cannot express INCLUDE): a summary reads its range from this index alone.
+    // a tenant's history, a rare type included. Each leads with its tenant (the service always
+    // gives the merchant of a tag filter), so no index mixes partners' visitors or sessions.
     index('events_merchant_time_idx').on(table.merchantId, table.timestamp.desc(), table.id.desc()),
     index('events_merchant_type_time_idx').on(table.merchantId, table.type, table.timestamp.desc(), table.id.desc()),
+    index('events_merchant_tag_time_idx').on(table.merchantId, table.tagId, table.timestamp.desc(), table.id.desc()),
     index('events_partner_time_idx').on(table.partnerId, table.timestamp.desc(), table.id.desc()),
-    index('events_visitor_time_idx').on(table.visitorId, table.timestamp.desc(), table.id.desc()),
-    index('events_session_time_idx')
-      .on(table.sessionId, table.timestamp.desc(), table.id.desc())
+    index('events_partner_type_time_idx').on(table.partnerId, table.type, table.timestamp.desc(), table.id.desc()),
+    index('events_partner_visitor_time_idx').on(table.partnerId, table.visitorId, table.timestamp.desc(), table.id.desc()),
+    index('events_partner_session_time_idx')
+      .on(table.partnerId, table.sessionId, table.timestamp.desc(), table.id.desc())
       .where(sql`${table.sessionId} is not null`),
+    // The stream's feed and replay: rows after a watermark, in id order.
+    index('events_id_idx').on(table.id),
   ],
 );
+
+/**
+ * The (tag, event id) of every event received in the deduplication window: a replay of one of
+ * them is skipped. Unpartitioned, so that the key alone is unique; pruned of keys older than the
+ * window (src/db/event-keys.ts), which keeps it a small fraction of the events.
+ */
+export const eventKeys = pgTable(
+  'event_keys',
+  {
+    tagId: uuid('tag_id').notNull(),
+    eventId: uuid('event_id').notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  // Plus a BRIN index on received_at for the pruning (migration 0006: drizzle cannot say BRIN).
+  (table) => [primaryKey({ name: 'event_keys_pkey', columns: [table.tagId, table.eventId] })],
+);
+
+/** One row: the first id of the commit-ordered scheme, above every id an earlier release assigned. */
+export const eventIdBase = pgTable('event_id_base', {
+  base: bigint('base', { mode: 'bigint' }).notNull(),
+});
 
 export type EventRow = typeof events.$inferSelect;

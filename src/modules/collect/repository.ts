@@ -57,10 +57,10 @@ const ADD_IGNORED: NamedStatement = {
           last_ignored_at = greatest(ignored_events.last_ignored_at, excluded.last_ignored_at)`,
 };
 
-const key = (tagId: string, eventId: string) => `${tagId}/${eventId}`;
+/** Ids leave 20 bits to a row's ordinal within its transaction's one insert. */
+export const MAX_ROWS_PER_STATEMENT = 1 << 20;
 
-/** Arbitrary, fixed: the advisory lock that orders event inserts. */
-const EVENT_ID_LOCK = 7_305_826_413;
+const key = (tagId: string, eventId: string) => `${tagId}/${eventId}`;
 
 /**
  * The collector's storage. It serves anonymous browsers, so it finds tags by id alone; what a
@@ -92,18 +92,19 @@ export class CollectRepository {
 
   /**
    * The whole batch in one prepared statement, so one round trip, one plan and one commit: the
-   * advisory lock that orders event ids, the insert (column arrays through unnest; replays skipped
-   * by the (tag, event) key), the touch of tags that need it, and, on PostgreSQL, the NOTIFY that
-   * every process's stream hub hears at commit.
+   * keys claimed in the deduplication window (a replay claims none, and is skipped), the insert of
+   * the claimed events (column arrays through unnest), the touch of tags that need it, and, on
+   * PostgreSQL, the NOTIFY that every process's stream hub hears at commit.
    *
-   * The lock is taken before any row is inserted (the insert reads the one-row lock CTE first) and
-   * held until commit: ids therefore become visible in id order across processes, and a reader
-   * that has seen id N never later sees a smaller one.
+   * No lock: batches of any process commit in parallel. Ids are commit-ordered instead
+   * (`event_id_base` + transaction id << 20 + ordinal; src/db/schema/events.ts), which is what
+   * lets a stream take only the rows no earlier transaction can still add to.
    */
   async writeBatch(rows: EventRecord[], touch: string[], notify: boolean): Promise<{ inserted: Set<string>; maxId: bigint }> {
+    // The ordinal is the low 20 bits of an id.
+    if (rows.length >= MAX_ROWS_PER_STATEMENT) throw new Error(`at most ${MAX_ROWS_PER_STATEMENT - 1} events a statement`);
     const column = <T>(pick: (row: EventRecord) => T) => rows.map(pick);
     const params: unknown[] = [
-      EVENT_ID_LOCK,
       column((r) => r.eventId),
       column((r) => r.tagId),
       column((r) => r.merchantId),
@@ -158,7 +159,7 @@ function writeStatement(touch: boolean, notify: boolean): NamedStatement {
     ? `, touched as (
         update marktags set last_event_at = now(),
           status = case when status = 'waiting_for_events' then 'active' else status end
-        where id = any($20::uuid[])
+        where id = any($19::uuid[])
           and (last_event_at is null or last_event_at < now() - interval '1 minute' or status = 'waiting_for_events')
         returning 1)`
     : '';
@@ -168,14 +169,28 @@ function writeStatement(touch: boolean, notify: boolean): NamedStatement {
   return {
     name,
     text: `
-      with lock as (select pg_advisory_xact_lock($1::bigint)),
+      with u as materialized (
+        select distinct on (tag_id, event_id) *
+        from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[], $7::timestamptz[],
+          $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::numeric[], $14::text[], $15::jsonb[],
+          $16::text[], $17::text[], $18::text[]) with ordinality
+          as u(event_id, tag_id, merchant_id, partner_id, type, timestamp, received_at, url, referrer, title,
+               visitor_id, session_id, value, currency, properties, device_type, device_browser, device_os, n)
+        order by tag_id, event_id, n
+      ),
+      claimed as (
+        insert into event_keys (tag_id, event_id, received_at)
+        select tag_id, event_id, received_at from u
+        on conflict do nothing
+        returning tag_id, event_id
+      ),
       ins as (
-        insert into events (event_id, tag_id, merchant_id, partner_id, type, timestamp, received_at, url, referrer, title,
+        insert into events (id, event_id, tag_id, merchant_id, partner_id, type, timestamp, received_at, url, referrer, title,
                             visitor_id, session_id, value, currency, properties, device_type, device_browser, device_os)
-        select u.* from lock, unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::timestamptz[], $8::timestamptz[],
-          $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::numeric[], $15::text[], $16::jsonb[],
-          $17::text[], $18::text[], $19::text[]) as u
-        on conflict (tag_id, event_id) do nothing
+        select b.base + (pg_current_xact_id()::text::bigint << 20) + u.n, u.event_id, u.tag_id, u.merchant_id, u.partner_id,
+               u.type, u.timestamp, u.received_at, u.url, u.referrer, u.title, u.visitor_id, u.session_id, u.value, u.currency,
+               u.properties, u.device_type, u.device_browser, u.device_os
+        from u join claimed c on c.tag_id = u.tag_id and c.event_id = u.event_id cross join event_id_base b
         returning id, tag_id, event_id
       )${touchTags}
       select id::text, tag_id, event_id${notification} from ins`,

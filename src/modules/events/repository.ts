@@ -108,24 +108,38 @@ export class EventsRepository {
       .limit(limit);
   }
 
-  /** Events after an id, in id order: replay for a reconnecting stream. */
-  async afterId(partnerId: string, filters: EventFilters, afterId: bigint, limit: number, tx: Database = this.db): Promise<EventRow[]> {
+  /** Events after an id and below a horizon (`horizon()`), in id order: replay for a reconnecting stream. */
+  async afterId(partnerId: string, filters: EventFilters, afterId: bigint, before: bigint, limit: number, tx: Database = this.db): Promise<EventRow[]> {
     return tx
       .select()
       .from(events)
-      .where(and(this.where(partnerId, filters), gt(events.id, afterId)))
+      .where(and(this.where(partnerId, filters), gt(events.id, afterId), lt(events.id, before)))
       .orderBy(asc(events.id))
       .limit(limit);
   }
 
-  /** The stream hub's feed: every partner's new events, in id order. The hub routes each to its own partner's streams. */
-  async newSince(afterId: bigint, limit: number, tx: Database = this.db): Promise<EventRow[]> {
-    return tx.select().from(events).where(gt(events.id, afterId)).orderBy(asc(events.id)).limit(limit);
+  /** The stream hub's feed: every partner's new events below a horizon, in id order. The hub routes each to its own partner's streams. */
+  async newSince(afterId: bigint, before: bigint, limit: number, tx: Database = this.db): Promise<EventRow[]> {
+    return tx
+      .select()
+      .from(events)
+      .where(and(gt(events.id, afterId), lt(events.id, before)))
+      .orderBy(asc(events.id))
+      .limit(limit);
   }
 
-  async maxId(tx: Database = this.db): Promise<bigint> {
-    const [row] = rows<{ max: string | null }>(await tx.execute(sql`select max(id)::text as max from events`));
-    return BigInt(row?.max ?? 0);
+  /**
+   * The commit watermark: every event with a smaller id is committed or never will be, so a reader
+   * that has taken all of them in id order never meets a smaller one later. The id of an event is
+   * `base + (its transaction id << 20) + ordinal`, and no transaction older than the snapshot's xmin
+   * is still running. Held back, never wrong, while an older write transaction is open.
+   */
+  async horizon(tx: Database = this.db): Promise<bigint> {
+    const [row] = rows<{ horizon: string }>(
+      await tx.execute(sql`select (base + (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20))::text as horizon from event_id_base`),
+    );
+    if (row === undefined) throw new Error('event_id_base is empty: the migrations did not run');
+    return BigInt(row.horizon);
   }
 
   /**

@@ -109,9 +109,14 @@ export class SseStream implements StreamSubscriber {
     this.dispose();
   }
 
+  /**
+   * Everything below the horizon read now: the hub's own position, taken before, is below it, so
+   * what the hub hands over from then on joins the replay with no gap (and `send` drops what both gave).
+   */
   private async replay(): Promise<void> {
+    const before = await this.events.horizon();
     for (;;) {
-      const rows = await this.events.afterId(this.partnerId, this.filters, this.lastSent, REPLAY_CHUNK);
+      const rows = await this.events.afterId(this.partnerId, this.filters, this.lastSent, before, REPLAY_CHUNK);
       for (const row of rows) this.send(row);
       if (this.closed || rows.length < REPLAY_CHUNK) return;
       // Let the socket drain before reading more: a long replay must not pile up in memory.

@@ -31,11 +31,19 @@ export function matches(filters: EventFilters, partnerId: string, subscriberPart
   );
 }
 
+/** A notified event held back by an older open transaction is looked for again after this, doubling… */
+const RETRY_FIRST_MS = 5;
+/** …up to this. */
+const RETRY_MAX_MS = 500;
+
 /**
  * One reader of new events per process, however many streams: woken by the event bus (and by a
- * slow poll), it reads every event after the last one it read, in id order, and hands each to the
- * streams of that event's partner whose filters match. Inserts are ordered by an advisory lock,
- * so "after the last id read" never skips a row that commits late.
+ * slow poll), it reads every event after the last one it read and below the commit watermark
+ * (`EventsRepository.horizon`), in id order, and hands each to the streams of that event's partner
+ * whose filters match. Below the watermark no row can still commit, so "after the last id read"
+ * never skips one, with writers in any number of processes and no lock between them. A notified
+ * event above the watermark (an older transaction of another writer still open) is read again
+ * shortly, with backoff, rather than waiting for the next notification.
  */
 export class StreamHub {
   private readonly subscribers = new Set<StreamSubscriber>();
@@ -45,6 +53,10 @@ export class StreamHub {
   private unsubscribe: (() => void) | undefined;
   private poll: NodeJS.Timeout | undefined;
   private starting: Promise<void> | undefined;
+  /** The highest id announced by the bus; -1n: unknown (a reconnect), look anyway. */
+  private announced = 0n;
+  private retry: NodeJS.Timeout | undefined;
+  private retryMs = RETRY_FIRST_MS;
 
   constructor(
     private readonly events: EventsRepository,
@@ -90,14 +102,18 @@ export class StreamHub {
     for (const subscriber of this.subscribers) subscriber.close(reason);
     this.subscribers.clear();
     clearInterval(this.poll);
+    clearTimeout(this.retry);
     this.unsubscribe?.();
     await this.reading?.catch(() => undefined);
     await this.bus.close();
   }
 
   private async start(): Promise<void> {
-    this.lastId = await this.events.maxId();
-    this.unsubscribe = this.bus.subscribe(() => this.wake());
+    this.lastId = (await this.events.horizon()) - 1n;
+    this.unsubscribe = this.bus.subscribe((maxId) => {
+      if (maxId > this.announced) this.announced = maxId;
+      this.wake();
+    });
     this.poll = setInterval(() => this.wake(), this.options.pollIntervalMs);
     this.poll.unref();
   }
@@ -120,15 +136,29 @@ export class StreamHub {
 
   private async readNew(): Promise<void> {
     if (this.subscribers.size === 0 || this.lastId === undefined) return;
+    const before = await this.events.horizon();
     for (;;) {
-      const rows = await this.events.newSince(this.lastId, READ_CHUNK);
+      const rows = await this.events.newSince(this.lastId, before, READ_CHUNK);
       for (const row of rows) {
         for (const subscriber of this.subscribers) {
           if (matches(subscriber.filters, row.partnerId, subscriber.partnerId, row)) subscriber.deliver(row);
         }
         this.lastId = row.id;
       }
-      if (rows.length < READ_CHUNK) return;
+      if (rows.length < READ_CHUNK) break;
     }
+    // Announced but not yet below the watermark: another writer's older transaction is still open.
+    if (this.announced >= before) this.retryLater();
+    else this.retryMs = RETRY_FIRST_MS;
+  }
+
+  private retryLater(): void {
+    if (this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.wake();
+    }, this.retryMs);
+    this.retry.unref();
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
   }
 }
