@@ -17,7 +17,8 @@ export interface RunningServer {
 
 /** config → database → migrations → app → listen, on the public address and, apart, the admin one. */
 export async function startServer(config: Config, options: { pretty?: boolean } = {}): Promise<RunningServer> {
-  const database = await openMigratedDatabase(config);
+  // The partition indexes an upgrade declared are built by the storage upkeep once the server listens.
+  const database = await openMigratedDatabase(config, { partitionIndexes: 'later' });
   const admin = ensureAdminToken(config.adminToken, config.dataDir);
   const app = await buildApp(config, {
     database,

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventPage, Summary } from '../src/modules/events/schemas.js';
@@ -406,18 +407,28 @@ describe('indexes', () => {
   it.runIf(engine === 'postgres')('serve each query without scanning a merchant’s history (EXPLAIN)', async () => {
     const w = await world();
     // 60,000 events over 30 days, one in a thousand of a rare type, then fresh statistics.
-    await ctx.database.db.execute(sql`
-      insert into events (event_id, tag_id, merchant_id, partner_id, type, timestamp, received_at, url, visitor_id, session_id)
-      select gen_random_uuid(), ${w.tagId}, ${w.merchantId}, ${w.partnerId},
+    // A bulk load, not a request: on a connection of its own, free of the pool's statement timeout and stall guard.
+    const loader = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL });
+    await loader.connect();
+    try {
+      await loader.query(
+        `insert into events (id, event_id, tag_id, merchant_id, partner_id, type, timestamp, received_at, url, visitor_id, session_id)
+      select (select base from event_id_base) + (pg_current_xact_id()::text::bigint << 20) + g, gen_random_uuid(), $1, $2, $3,
              case when g % 1000 = 0 then 'rare_type' when g % 10 = 0 then 'purchase' else 'page_view' end,
              now() - (g || ' seconds')::interval * 43, now(), 'https://shop.example.test/', 'v' || (g % 5000), 's' || (g % 20000)
-      from generate_series(1, 60000) g`);
+      from generate_series(1, 60000) g`,
+        [w.tagId, w.merchantId, w.partnerId],
+      );
+    } finally {
+      await loader.end();
+    }
     await ctx.database.db.execute(sql`analyze events`);
     const page = (filter: string) => `select * from events where partner_id = '${w.partnerId}' and ${filter}
       and timestamp >= now() - interval '30 days' order by timestamp desc nulls last, id desc nulls last limit 101`;
     interface PlanNode {
       'Node Type': string;
       'Index Name'?: string;
+      'Relation Name'?: string;
       'Actual Rows'?: number;
       'Rows Removed by Filter'?: number;
       Plans?: PlanNode[];
@@ -428,6 +439,7 @@ describe('indexes', () => {
       `merchant_id = '${w.merchantId}' and type = 'rare_type'`,
       `merchant_id = '${w.merchantId}' and type in ('rare_type', 'purchase')`,
       `merchant_id = '${w.merchantId}' and tag_id = '${w.tagId}'`,
+      `type = 'rare_type'`,
       `visitor_id = 'v42'`,
       `session_id = 's42'`,
       `merchant_id = '${w.merchantId}' and (timestamp, id) < (now() - interval '10 days', 1)`,
@@ -435,9 +447,11 @@ describe('indexes', () => {
       const [row] = await queryRows<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(ctx.database, sql.raw(`explain (analyze, format json) ${page(filter)}`));
       const plan = nodes(row?.['QUERY PLAN'][0].Plan ?? { 'Node Type': 'none' });
       const described = JSON.stringify(plan.map((n) => [n['Node Type'], n['Index Name'], n['Actual Rows'], n['Rows Removed by Filter']]));
-      expect(plan.some((n) => n['Node Type'] === 'Seq Scan'), `${filter}: ${described}`).toBe(false);
+      // Empty partitions (the weeks ahead) cost nothing to scan, so the planner may pick a Seq Scan there; never where there are rows.
+      const seqRead = plan.filter((n) => n['Node Type'] === 'Seq Scan').reduce((sum, n) => sum + (n['Actual Rows'] ?? 0) + (n['Rows Removed by Filter'] ?? 0), 0);
+      expect(seqRead, `${filter}: ${described}`).toBe(0);
       // Rows read to answer one page: the page itself and little more, never the merchant's 60,000.
-      const touched = plan.filter((n) => n['Index Name']).reduce((sum, n) => sum + (n['Actual Rows'] ?? 0) + (n['Rows Removed by Filter'] ?? 0), 0);
+      const touched = plan.filter((n) => n['Relation Name'] !== undefined).reduce((sum, n) => sum + (n['Actual Rows'] ?? 0) + (n['Rows Removed by Filter'] ?? 0), 0);
       expect(touched, `${filter}: ${described}`).toBeLessThan(2000);
     }
   }, 60_000);

@@ -14,40 +14,61 @@ export const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations', import.me
 /** Arbitrary, fixed: serialises migrations when several instances start at once. */
 const MIGRATION_LOCK_ID = 7_305_826_411;
 
+export interface MigrateOptions {
+  /**
+   * `now`: build the partition indexes the migrations declared before returning (`marktag migrate`,
+   * tests). `later`: leave them to the storage upkeep the server starts once it listens, so that an
+   * upgrade's index builds never keep a starting server from ingesting (queries work meanwhile, a
+   * partition being indexed is read more slowly).
+   */
+  partitionIndexes: 'now' | 'later';
+}
+
 /**
- * Applies the committed SQL migrations that have not run yet, then builds the partition indexes
- * they declared (outside their transaction, concurrently on PostgreSQL) and the partitions of the
- * weeks ahead. Safe to call from many processes.
+ * Applies the committed SQL migrations that have not run yet, then creates the partitions of the
+ * weeks around now and, unless told `later`, builds the partition indexes (outside the migrations'
+ * transaction, concurrently on PostgreSQL). Safe to call from many processes.
  */
-export async function migrate(handle: DatabaseHandle): Promise<void> {
+export async function migrate(handle: DatabaseHandle, options: MigrateOptions = { partitionIndexes: 'now' }): Promise<void> {
   if (handle.engine === 'pglite') {
     await migratePglite(drizzlePglite({ client: handle.client }), { migrationsFolder: MIGRATIONS_FOLDER });
     const session = pgliteSession(handle.client);
-    await buildPartitionIndexes(session, false);
     await ensurePartitions(session, new Date());
+    if (options.partitionIndexes === 'now') await buildPartitionIndexes(session, false);
     return;
   }
   // A session lock on a dedicated connection (released by the server if this process dies), outside
   // the pool, whose statement timeout and stall guard are for requests: waiting for another instance's migrations, or
-  // rebuilding an index of a big table, takes as long as it takes.
-  // No statement timeout either, whatever the role's default: a migration may rebuild a big index.
-  const connection = new pg.Client({
-    connectionString: handle.connectionString,
-    application_name: 'marktag-migrate',
-    options: '-c statement_timeout=0',
-  });
-  await connection.connect();
+  // building an index of a big partition, takes as long as it takes.
+  const connection = await dedicatedConnection(handle.connectionString, 'marktag-migrate');
   try {
     await connection.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
     try {
       await migrateNodePg(drizzlePg({ client: connection }), { migrationsFolder: MIGRATIONS_FOLDER });
-      const session = pgSession(connection);
-      await buildPartitionIndexes(session, true);
-      await ensurePartitions(session, new Date());
+      await ensurePartitions(pgSession(connection), new Date());
     } finally {
       await connection.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]);
+    }
+    if (options.partitionIndexes === 'now') {
+      // Under the upkeep's lock: a server's upkeep does not build the same index meanwhile.
+      await connection.query('select pg_advisory_lock($1)', [UPKEEP_LOCK_ID]);
+      try {
+        await buildPartitionIndexes(pgSession(connection), true);
+      } finally {
+        await connection.query('select pg_advisory_unlock($1)', [UPKEEP_LOCK_ID]);
+      }
     }
   } finally {
     await connection.end();
   }
+}
+
+/** Arbitrary, fixed: one process at a time does the storage chores (index builds, partitions, pruning). */
+export const UPKEEP_LOCK_ID = 7_305_826_414;
+
+/** A connection of its own, with no statement timeout whatever the role's default: an index build takes as long as it takes. */
+export async function dedicatedConnection(connectionString: string, applicationName: string): Promise<pg.Client> {
+  const connection = new pg.Client({ connectionString, application_name: applicationName, options: '-c statement_timeout=0' });
+  await connection.connect();
+  return connection;
 }

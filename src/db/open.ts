@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { openPglite, openPostgres, type DatabaseHandle } from './client.js';
-import { migrate } from './migrate.js';
+import { migrate, type MigrateOptions } from './migrate.js';
 
 /** PostgreSQL when DATABASE_URL is set, else embedded PGlite persisted under the data directory. */
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'> & Partial<Pick<Config, 'statementTimeoutMs'>>): Promise<DatabaseHandle> {
@@ -19,11 +19,12 @@ export function describeDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>
 /** Opens the database and brings its schema up to date; a failure says which database and why, in one line. */
 export async function openMigratedDatabase(
   config: Pick<Config, 'databaseUrl' | 'dataDir'> & Partial<Pick<Config, 'statementTimeoutMs'>>,
+  options?: MigrateOptions,
 ): Promise<DatabaseHandle> {
   let database: DatabaseHandle | undefined;
   try {
     database = await openDatabase(config);
-    await migrate(database);
+    await migrate(database, options);
     return database;
   } catch (error) {
     await database?.close().catch(() => undefined);

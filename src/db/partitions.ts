@@ -1,3 +1,4 @@
+import { partitionIndexName, partitionIndexStatement } from './partition-indexes.js';
 import type { SqlSession } from './session.js';
 
 /**
@@ -46,6 +47,11 @@ export async function partitionBounds(session: SqlSession): Promise<Bound[]> {
   return rows.map((row) => ({ name: row.name, lo: date(row.lo), hi: date(row.hi), is_default: row.is_default }));
 }
 
+const PARENT_INDEXES = `
+  select c.relname as name, pg_get_indexdef(c.oid) as definition
+  from pg_index x join pg_class c on c.oid = x.indexrelid
+  where x.indrelid = to_regclass('events') order by c.relname`;
+
 const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /**
@@ -72,6 +78,10 @@ export async function createWeeks(session: SqlSession, from: Date, to: Date): Pr
       await tx.query(
         `with moved as (delete from "events_default" where "timestamp" >= ${lo} and "timestamp" < ${hi} returning *) insert into ${name} select * from moved`,
       );
+      // Its indexes, named like every partition's, built before the attach (which then adopts them).
+      for (const index of await tx.query<{ name: string; definition: string }>(PARENT_INDEXES)) {
+        await tx.query(partitionIndexStatement(index.definition, partitionIndexName(partitionName(start), index.name), partitionName(start), false));
+      }
       await tx.query(`alter table "events" attach partition ${name} for values from (${lo}) to (${hi})`);
     });
     created.push(partitionName(start));

@@ -1,31 +1,43 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { DatabaseHandle } from './client.js';
 import { pruneEventKeys } from './event-keys.js';
+import { dedicatedConnection, UPKEEP_LOCK_ID } from './migrate.js';
+import { buildPartitionIndexes } from './partition-indexes.js';
 import { ensurePartitions } from './partitions.js';
 import { pgliteSession, pgSession, type SqlSession } from './session.js';
 
 const EVERY_MS = 3600_000;
-/** Arbitrary, fixed: one process at a time does the chores, whichever instances run. */
-const UPKEEP_LOCK_ID = 7_305_826_414;
 
-/** The chores of the events' storage, run by every process, by one at a time: partitions ahead, expired keys out. */
-export async function runStorageUpkeep(database: DatabaseHandle, now = new Date()): Promise<{ partitions: string[]; keysPruned: number } | undefined> {
-  const chores = async (session: SqlSession) => ({ partitions: await ensurePartitions(session, now), keysPruned: await pruneEventKeys(session) });
-  if (database.engine === 'pglite') return chores(pgliteSession(database.client));
-  const client = await database.pool.connect();
+export interface UpkeepDone {
+  indexesBuilt: number;
+  partitions: string[];
+  keysPruned: number;
+}
+
+/**
+ * The chores of the events' storage, run by every process, by one at a time: the partition indexes
+ * an upgrade left to build, the partitions ahead, expired keys out. On PostgreSQL on a connection
+ * of its own, outside the pool, whose statement timeout and stall guard are for requests (an index
+ * build sends nothing for minutes). Undefined when another process holds the chores.
+ */
+export async function runStorageUpkeep(database: DatabaseHandle, now = new Date()): Promise<UpkeepDone | undefined> {
+  const chores = async (session: SqlSession, concurrently: boolean): Promise<UpkeepDone> => ({
+    indexesBuilt: await buildPartitionIndexes(session, concurrently),
+    partitions: await ensurePartitions(session, now),
+    keysPruned: await pruneEventKeys(session),
+  });
+  if (database.engine === 'pglite') return chores(pgliteSession(database.client), false);
+  const connection = await dedicatedConnection(database.connectionString, 'marktag-upkeep');
   try {
-    // The pool's statement timeout is for requests; a move of strays out of the default partition may take longer.
-    await client.query('set statement_timeout = 0');
-    const [lock] = (await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [UPKEEP_LOCK_ID])).rows;
-    if (!lock?.locked) return undefined; // another process is at it
+    const [lock] = (await connection.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [UPKEEP_LOCK_ID])).rows;
+    if (!lock?.locked) return undefined;
     try {
-      return await chores(pgSession(client));
+      return await chores(pgSession(connection), true);
     } finally {
-      await client.query('select pg_advisory_unlock($1)', [UPKEEP_LOCK_ID]);
+      await connection.query('select pg_advisory_unlock($1)', [UPKEEP_LOCK_ID]);
     }
   } finally {
-    await client.query('reset statement_timeout').catch(() => undefined);
-    client.release();
+    await connection.end();
   }
 }
 
@@ -37,7 +49,7 @@ export function startStorageUpkeep(database: DatabaseHandle, log: FastifyBaseLog
     running = true;
     try {
       const done = await runStorageUpkeep(database);
-      if (done && (done.partitions.length > 0 || done.keysPruned > 0)) log.info(done, 'events storage upkeep');
+      if (done && (done.indexesBuilt > 0 || done.partitions.length > 0 || done.keysPruned > 0)) log.info(done, 'events storage upkeep');
     } catch (error) {
       log.warn({ err: error }, 'events storage upkeep failed; will try again');
     } finally {

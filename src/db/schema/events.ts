@@ -13,9 +13,9 @@ export const events = pgTable(
   {
     /**
      * Commit-ordered, assigned by the write statement: `event_id_base.base + (transaction id << 20)
-     * + the row's ordinal in its statement`. Every id below `base + (xmin << 20)`, where xmin is
-     * the oldest transaction a snapshot still sees running, is final: no row with a smaller id can
-     * commit later. That is the stream's watermark, with no lock between writers.
+     * + the row's ordinal in its statement`. Every id below `base + (oldest running transaction of
+     * the database << 20)` is final: no row with a smaller id can commit later. That is the
+     * stream's watermark (EventsRepository.horizon), with no lock between writers.
      */
     id: bigint('id', { mode: 'bigint' }).notNull(),
     eventId: uuid('event_id').notNull(),

@@ -68,6 +68,16 @@ export const SUMMARY_GROUPS: NamedStatement = {
     order by b.start`,
 };
 
+/** Running transactions of this database (their 32-bit xids against the snapshot's 64-bit ones), else the snapshot's xmax. */
+const HORIZON = sql`
+  select (b.base + (coalesce(
+    (select min(x::text::bigint) from pg_snapshot_xip(pg_current_snapshot()) x
+     join pg_stat_get_activity(null) a
+       on a.datid = (select oid from pg_database where datname = current_database())
+      and a.backend_xid::text::bigint = x::text::bigint % 4294967296),
+    pg_snapshot_xmax(pg_current_snapshot())::text::bigint) << 20))::text as horizon
+  from event_id_base b`;
+
 const MICROS = sql<string>`(extract(epoch from ${events.timestamp}) * 1000000)::bigint::text`;
 
 function rows<T>(result: unknown): T[] {
@@ -130,14 +140,16 @@ export class EventsRepository {
 
   /**
    * The commit watermark: every event with a smaller id is committed or never will be, so a reader
-   * that has taken all of them in id order never meets a smaller one later. The id of an event is
-   * `base + (its transaction id << 20) + ordinal`, and no transaction older than the snapshot's xmin
-   * is still running. Held back, never wrong, while an older write transaction is open.
+   * that has taken all of them in id order never meets a smaller one later. An event's id is
+   * `base + (its transaction id << 20) + ordinal`; the watermark is the oldest transaction of this
+   * database still running when the statement started (or, with none, the first one not yet
+   * begun). Not the snapshot's xmin, which counts every database of the server: a long load into
+   * another one would hold every stream back. One statement, so the statement's snapshot is taken
+   * before the backends are read: a transaction that snapshot saw running and that is gone when
+   * they are read has ended, and is below the watermark only then.
    */
   async horizon(tx: Database = this.db): Promise<bigint> {
-    const [row] = rows<{ horizon: string }>(
-      await tx.execute(sql`select (base + (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20))::text as horizon from event_id_base`),
-    );
+    const [row] = rows<{ horizon: string }>(await tx.execute(HORIZON));
     if (row === undefined) throw new Error('event_id_base is empty: the migrations did not run');
     return BigInt(row.horizon);
   }

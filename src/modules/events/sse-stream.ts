@@ -62,11 +62,13 @@ export class SseStream implements StreamSubscriber {
   }
 
   async open(lastEventId: bigint | undefined): Promise<void> {
+    // Connected is said once the hub knows where this stream's live events start: an event
+    // committed after the client reads it reaches the stream, with or without Last-Event-ID.
+    const live = await this.hub.add(this);
+    if (this.closed) return;
     this.write(': connected\nretry: 3000\n\n');
     this.heartbeat = setInterval(() => this.write(': heartbeat\n\n'), this.options.heartbeatMs);
     this.heartbeat.unref();
-    const live = await this.hub.add(this);
-    if (this.closed) return;
     this.lastSent = lastEventId ?? live;
     if (lastEventId !== undefined) await this.replay();
     // Whatever the hub handed over meanwhile, in order; a replay again if too much came.

@@ -82,6 +82,7 @@ export class StreamHub {
 
   /** Adds a stream; live events after the returned id will reach it. */
   async add(subscriber: StreamSubscriber): Promise<bigint> {
+    const idle = this.subscribers.size === 0;
     this.subscribers.add(subscriber);
     // A failed start (database outage) is forgotten, so the next stream tries again instead of
     // inheriting the rejection until the process restarts.
@@ -90,6 +91,11 @@ export class StreamHub {
       throw error;
     });
     await this.starting;
+    // With no stream open the hub reads nothing, so its position is stale: live starts at the watermark.
+    if (idle && this.lastId !== undefined) {
+      const now = (await this.events.horizon()) - 1n;
+      if (now > this.lastId) this.lastId = now;
+    }
     return this.lastId ?? 0n;
   }
 
