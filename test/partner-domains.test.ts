@@ -98,5 +98,6 @@ describe('the migration that makes partner domains unique', () => {
       await client.close();
       before.cleanup();
     }
-  });
+    // A PGlite instance and every migration, twice: seconds on a busy machine.
+  }, 60_000);
 });

@@ -135,5 +135,6 @@ describe('the statement timeout on embedded PGlite', () => {
     } finally {
       await handle.close();
     }
-  });
+    // Starting a PGlite instance (WebAssembly) takes seconds on a busy machine.
+  }, 60_000);
 });
