@@ -16,7 +16,7 @@ import { collectRoutes } from './modules/collect/routes.js';
 import { CollectService } from './modules/collect/service.js';
 import { TagCache } from './modules/collect/tag-cache.js';
 import { loadTracker, type TrackerAsset } from './modules/collect/tracker-asset.js';
-import { InProcessEventBus, PostgresEventBus, type EventBus } from './modules/events/event-bus.js';
+import { InProcessEventBus, postgresEventBus, type EventBus } from './modules/events/event-bus.js';
 import { EventsRepository } from './modules/events/repository.js';
 import { DEFAULT_SSE_OPTIONS, type SseOptions } from './modules/events/sse-stream.js';
 import { DEFAULT_HUB_OPTIONS, StreamHub, type StreamHubOptions } from './modules/events/stream-hub.js';
@@ -178,7 +178,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const collectRepository = new CollectRepository(db, deps.database.run);
   const bus =
     deps.bus ??
-    (deps.database.engine === 'postgres' ? new PostgresEventBus(deps.database.connectionString, app.log) : new InProcessEventBus());
+    (deps.database.engine === 'postgres' ? postgresEventBus(deps.database, app.log) : new InProcessEventBus());
   const writer = new BatchWriter(collectRepository, app.log, bus, { ...DEFAULT_BATCH_OPTIONS, ...deps.batch }, metrics);
   const ignored = new IgnoredEventsCounter(collectRepository, app.log, { ...DEFAULT_IGNORED_OPTIONS, ...deps.ignored });
   const collector = new CollectService(new TagCache(collectRepository), writer, ignored);

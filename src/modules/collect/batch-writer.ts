@@ -161,7 +161,7 @@ export class BatchWriter {
     );
     const started = performance.now();
     try {
-      const { inserted, maxId } = await this.repository.writeBatch(unique, toTouch, this.bus.notifiesInDatabase);
+      const { inserted, maxId } = await this.repository.writeBatch(unique, toTouch);
       this.metrics?.batchEvents.observe(count);
       this.metrics?.batchCommitDuration.observe({ result: 'committed' }, (performance.now() - started) / 1000);
       if (maxId > 0n) this.bus.committed(maxId);

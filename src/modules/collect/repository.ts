@@ -1,7 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { Database, NamedStatement, RunStatement } from '../../db/client.js';
 import { marktags, type IgnoreReason, type TagStatus } from '../../db/schema/index.js';
-import { CHANNEL } from '../events/event-bus.js';
 
 /** What the collector needs to know about a tag. */
 export interface CollectionTag {
@@ -93,14 +92,14 @@ export class CollectRepository {
   /**
    * The whole batch in one prepared statement, so one round trip, one plan and one commit: the
    * keys claimed in the deduplication window (a replay claims none, and is skipped), the insert of
-   * the claimed events (column arrays through unnest), the touch of tags that need it, and, on
-   * PostgreSQL, the NOTIFY that every process's stream hub hears at commit.
+   * the claimed events (column arrays through unnest) and the touch of tags that need it. (The
+   * streams' NOTIFY follows the commit, apart: see PostgresEventBus.)
    *
    * No lock: batches of any process commit in parallel. Ids are commit-ordered instead
    * (`event_id_base` + transaction id << 20 + ordinal; src/db/schema/events.ts), which is what
    * lets a stream take only the rows no earlier transaction can still add to.
    */
-  async writeBatch(rows: EventRecord[], touch: string[], notify: boolean): Promise<{ inserted: Set<string>; maxId: bigint }> {
+  async writeBatch(rows: EventRecord[], touch: string[]): Promise<{ inserted: Set<string>; maxId: bigint }> {
     // The ordinal is the low 20 bits of an id.
     if (rows.length >= MAX_ROWS_PER_STATEMENT) throw new Error(`at most ${MAX_ROWS_PER_STATEMENT - 1} events a statement`);
     const column = <T>(pick: (row: EventRecord) => T) => rows.map(pick);
@@ -125,7 +124,7 @@ export class CollectRepository {
       column((r) => r.deviceOs),
       ...(touch.length > 0 ? [touch] : []),
     ];
-    const inserted = await this.run<{ id: string; tag_id: string; event_id: string }>(writeStatement(touch.length > 0, notify), params);
+    const inserted = await this.run<{ id: string; tag_id: string; event_id: string }>(writeStatement(touch.length > 0), params);
     let maxId = 0n;
     for (const row of inserted) if (BigInt(row.id) > maxId) maxId = BigInt(row.id);
     return { inserted: new Set(inserted.map((row) => key(row.tag_id, row.event_id))), maxId };
@@ -147,14 +146,14 @@ export class CollectRepository {
 
   /** Events as the collector writes them, for tests and tools that load data directly. */
   async insertEvents(rows: EventRecord[]): Promise<{ inserted: Set<string>; maxId: bigint }> {
-    return this.writeBatch(rows, [], false);
+    return this.writeBatch(rows, []);
   }
 
 }
 
-/** The four shapes of the batch statement (with or without a tag touch, with or without NOTIFY), each prepared once. */
-function writeStatement(touch: boolean, notify: boolean): NamedStatement {
-  const name = `marktag_write_events_${touch ? 't' : ''}${notify ? 'n' : ''}`;
+/** The two shapes of the batch statement (with or without a tag touch), each prepared once. */
+function writeStatement(touch: boolean): NamedStatement {
+  const name = `marktag_write_events${touch ? '_t' : ''}`;
   const touchTags = touch
     ? `, touched as (
         update marktags set last_event_at = now(),
@@ -162,9 +161,6 @@ function writeStatement(touch: boolean, notify: boolean): NamedStatement {
         where id = any($19::uuid[])
           and (last_event_at is null or last_event_at < now() - interval '1 minute' or status = 'waiting_for_events')
         returning 1)`
-    : '';
-  const notification = notify
-    ? `, (select count(*) from (select pg_notify('${CHANNEL}', max(id)::text) from ins having count(*) > 0) n) as notified`
     : '';
   return {
     name,
@@ -193,7 +189,7 @@ function writeStatement(touch: boolean, notify: boolean): NamedStatement {
         from u join claimed c on c.tag_id = u.tag_id and c.event_id = u.event_id cross join event_id_base b
         returning id, tag_id, event_id
       )${touchTags}
-      select id::text, tag_id, event_id${notification} from ins`,
+      select id::text, tag_id, event_id from ins`,
   };
 }
 

@@ -1,15 +1,13 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { FastifyBaseLogger } from 'fastify';
+import type { PostgresHandle } from '../../db/client.js';
 
 /**
  * "New events up to id N": all a stream needs to hear; each process then reads the rows itself.
- * On PostgreSQL the collector's insert statement itself NOTIFYs (delivered to every process at
- * commit); otherwise the collector tells the bus once the insert has committed.
+ * The collector tells the bus once its insert has committed.
  */
 export interface EventBus {
-  /** True when the insert statement must NOTIFY the database channel. */
-  readonly notifiesInDatabase: boolean;
   /** After the commit of events up to `maxId`. */
   committed(maxId: bigint): void;
   /** `maxId` is -1 when the bus cannot tell (after a reconnect): listeners should look anyway. */
@@ -19,7 +17,6 @@ export interface EventBus {
 
 /** Embedded mode: one process, so an EventEmitter does the job. */
 export class InProcessEventBus implements EventBus {
-  readonly notifiesInDatabase = false;
   private readonly emitter = new EventEmitter().setMaxListeners(0);
 
   committed(maxId: bigint): void {
@@ -39,10 +36,20 @@ export class InProcessEventBus implements EventBus {
 
 export const CHANNEL = 'marktag_events';
 
+/** Sends one NOTIFY on the database channel (a statement of its own, through the pool). */
+export type Notify = (payload: string) => Promise<void>;
+
 /**
  * PostgreSQL LISTEN/NOTIFY across processes. One dedicated connection listens (opened when the
  * first listener subscribes) and reconnects with backoff if it drops, waking listeners afterwards
  * so that nothing announced meanwhile is left unread.
+ *
+ * The NOTIFY is not part of the insert's transaction: PostgreSQL serialises the commits of
+ * transactions that notify (one lock for the whole server, held through the commit's WAL flush),
+ * which would undo group commit across batches and processes. It is sent just after the commit,
+ * in a statement of its own that writes nothing (so it waits for no WAL flush), at most one at a
+ * time, the latest id carried by the next: listeners only need the highest. This process's own
+ * listeners hear at once. A NOTIFY lost to a crash or an outage is covered by the hub's poll.
  */
 export class PostgresEventBus implements EventBus {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
@@ -51,15 +58,32 @@ export class PostgresEventBus implements EventBus {
   private closed = false;
   private retryDelayMs = 250;
 
+  private sending = false;
+  private unsent = 0n;
+
   constructor(
     private readonly connectionString: string,
     private readonly log: FastifyBaseLogger,
+    private readonly notify: Notify,
   ) {}
 
-  readonly notifiesInDatabase = true;
+  committed(maxId: bigint): void {
+    this.emitter.emit('events', maxId);
+    if (maxId > this.unsent) this.unsent = maxId;
+    if (!this.sending) void this.send();
+  }
 
-  committed(): void {
-    // NOTIFY reaches this process's own listener too.
+  private async send(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.unsent > 0n && !this.closed) {
+        const maxId = this.unsent;
+        this.unsent = 0n;
+        await this.notify(maxId.toString()).catch((error: unknown) => this.log.debug({ err: error }, 'event notification not sent; the poll covers it'));
+      }
+    } finally {
+      this.sending = false;
+    }
   }
 
   subscribe(listener: (maxId: bigint) => void): () => void {
@@ -108,4 +132,11 @@ export class PostgresEventBus implements EventBus {
       }
     }
   }
+}
+
+/** The bus of a PostgreSQL deployment: listens on its own connection, notifies through the pool. */
+export function postgresEventBus(database: PostgresHandle, log: FastifyBaseLogger): PostgresEventBus {
+  return new PostgresEventBus(database.connectionString, log, async (payload) => {
+    await database.pool.query('select pg_notify($1, $2)', [CHANNEL, payload]);
+  });
 }
