@@ -4,7 +4,7 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyEvents, type Owner } from '../bench/lib/copy.js';
-import { openPostgres, type Database } from '../src/db/client.js';
+import { openPostgres, type Database, type PostgresHandle } from '../src/db/client.js';
 import { migrate } from '../src/db/migrate.js';
 import * as schema from '../src/db/schema/index.js';
 import { EventsRepository } from '../src/modules/events/repository.js';
@@ -183,7 +183,7 @@ describe.runIf(engine === 'postgres')('Events API index plans over 1M events (Po
   url.pathname = `/${name}`;
   const quoted = `"${name.replaceAll('"', '""')}"`;
 
-  let handle: ReturnType<typeof openPostgres>;
+  let handle: PostgresHandle;
   let client: pg.Client;
   let service: EventsService;
   let world: World;
@@ -231,7 +231,7 @@ describe.runIf(engine === 'postgres')('Events API index plans over 1M events (Po
     const started = performance.now();
     const pick = ownerPicker(all);
     // Creates the weekly partitions of the 90 days, loads in one transaction, then vacuum analyze.
-    const rate = await copyEvents(url.toString(), all, EVENTS, { days: DAYS, owner: pick, visitor, inTimeOrder: true });
+    const rate = await copyEvents(url.toString(), all, EVENTS, { days: DAYS, owner: pick, visitor, inTimeOrder: true, indexesAfter: true });
     loadSeconds = (performance.now() - started) / 1000;
     copySeconds = EVENTS / rate;
 
@@ -278,6 +278,12 @@ describe.runIf(engine === 'postgres')('Events API index plans over 1M events (Po
     await admin(`drop database if exists ${quoted} with (force)`);
   }, 60_000);
 
+  it('spreads the events over the weekly partitions of 90 days', () => {
+    expect(filled.size).toBeGreaterThanOrEqual(13);
+    expect(world.visitorId).not.toBe('');
+    expect(world.sessionId).not.toBe('');
+  });
+
   /** The events statement the service sends for a page of `PAGE`, after turning `skip` pages. */
   async function pageStatement(query: Omit<EventsQuery, 'limit'>, skip: number): Promise<Captured> {
     let cursor: string | undefined;
@@ -313,6 +319,9 @@ describe.runIf(engine === 'postgres')('Events API index plans over 1M events (Po
     const shown = `${statement.text}\nparams ${JSON.stringify(statement.params)}\n${outline(plan)}`;
     expect(read, `${label}: ${read} rows read\n${shown}`).toBeLessThan(MOST_ROWS_READ);
     expect(partitionScans.length, shown).toBeGreaterThan(0);
+    // No sequential scan reads a row (those of empty partitions read none).
+    const sequential = scans(plan).filter((scan) => scan['Node Type'] === 'Seq Scan');
+    expect(sequential.filter((scan) => rowsRead(scan) > 0 || filled.has(scan['Relation Name'] ?? '')), shown).toEqual([]);
     for (const scan of partitionScans) {
       expect(['Index Scan', 'Index Only Scan', 'Bitmap Heap Scan'], `${label}: ${scan['Relation Name']} by ${scan['Node Type']}\n${shown}`).toContain(scan['Node Type']);
       const parents = indexesOf(scan).map((name) => parentOf.get(name));
