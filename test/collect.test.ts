@@ -12,11 +12,14 @@ import { openPostgres } from '../src/db/client.js';
 import { loggerOptions } from '../src/logger.js';
 import type { App } from '../src/app.js';
 import type { GenerateResponse, TagDetails } from '../src/modules/marktags/schemas.js';
+import { BatchWriter, DEFAULT_BATCH_OPTIONS } from '../src/modules/collect/batch-writer.js';
+import { CollectRepository, type EventRecord } from '../src/modules/collect/repository.js';
 import { loadTracker, TRACKER_FILE } from '../src/modules/collect/tracker-asset.js';
+import { InProcessEventBus } from '../src/modules/events/event-bus.js';
 import { bearer, createTestApp, errorOf, type TestContext } from './helpers/app.js';
-import { withFault } from './helpers/broken-database.js';
+import { slowWrites, withFault } from './helpers/broken-database.js';
 import { queryRows, testDatabase } from './helpers/database.js';
-import { createLiveTag, createMerchant, createPartner } from './helpers/factories.js';
+import { createLiveTag, createMerchant, createPartner, type LiveTag } from './helpers/factories.js';
 
 export const CHROME_UA =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
@@ -466,8 +469,8 @@ describe('durability', () => {
   });
 
   it('bounds the queue by bytes too: a few large events fill it as their size, not their count', async () => {
-    // Room for about 16 KiB of requests, and 50,000 events; flushes wait 300 ms so requests queue up.
-    const small = await createTestApp({}, { batch: { maxQueuedBytes: 16 * 1024, maxDelayMs: 300 } });
+    // Room for about 16 KiB of requests, and 50,000 events; the database holds each write 300 ms so requests queue up.
+    const small = await createTestApp({}, { database: slowWrites(await testDatabase(), 300), batch: { maxQueuedBytes: 16 * 1024 } });
     try {
       const tag = await liveTag(small.app);
       const large = () => ({ tagId: tag.tagId, events: [event({ properties: { blob: 'x'.repeat(4000) } }), event({ properties: { blob: 'y'.repeat(4000) } })] });
@@ -500,14 +503,105 @@ describe('durability', () => {
     }
   });
 
-  it('commits what is queued before the app closes', async () => {
-    const closing = await createTestApp({}, { batch: { maxDelayMs: 200 } });
+  it('commits what is queued before the app closes, in flight or waiting for a slot', async () => {
+    // One flush at a time, held 200 ms: the second request waits in the queue when close begins.
+    const closing = await createTestApp({}, { database: slowWrites(await testDatabase(), 200), batch: { maxInFlight: 1 } });
     const tag = await liveTag(closing.app);
-    const pending = collect({ tagId: tag.tagId, events: [event(), event()] }, {}, closing.app);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    const writer = closing.app.services.events;
+    const inFlight = collect({ tagId: tag.tagId, events: [event(), event()] }, {}, closing.app);
+    while (writer.backlog < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    const waiting = collect({ tagId: tag.tagId, events: [event()] }, {}, closing.app);
+    while (writer.backlog < 3) await new Promise((resolve) => setTimeout(resolve, 5));
     await closing.app.close();
-    expect((await pending).statusCode).toBe(202);
-    expect(await stored(tag.tagId)).toHaveLength(2);
+    expect(writer.backlog).toBe(0);
+    expect((await inFlight).statusCode).toBe(202);
+    expect((await waiting).statusCode).toBe(202);
+    expect(await stored(tag.tagId)).toHaveLength(3);
+  });
+});
+
+describe('natural batching', () => {
+  /** A batch writer on the test database whose inserts wait until the test releases them, one by one. */
+  function heldWriter(maxInFlight: number) {
+    const flushes: { events: number; release: () => void }[] = [];
+    const database = withFault(ctx.database, {
+      kind: 'batch-write-held',
+      hold: (events) => new Promise<void>((release) => flushes.push({ events, release })),
+    });
+    const writer = new BatchWriter(new CollectRepository(database.db, database.run), ctx.app.log, new InProcessEventBus(), {
+      ...DEFAULT_BATCH_OPTIONS,
+      maxInFlight,
+    });
+    return { writer, flushes, sizes: () => flushes.map((flush) => flush.events) };
+  }
+  const row = (tag: LiveTag): EventRecord => ({
+    eventId: randomUUID(),
+    tagId: tag.tagId,
+    merchantId: tag.merchantId,
+    partnerId: tag.partnerId,
+    type: 'page_view',
+    timestamp: new Date(),
+    receivedAt: new Date(),
+    url: 'https://shop.example.test/',
+    referrer: null,
+    title: null,
+    visitorId: 'v1',
+    sessionId: null,
+    value: null,
+    currency: null,
+    properties: null,
+    deviceType: null,
+    deviceBrowser: null,
+    deviceOs: null,
+  });
+  /** The end of the current I/O turn: setImmediate callbacks queued before this one have run. */
+  const endOfTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('flushes a lone write at once, with no timer, and the writes of one turn together', async () => {
+    const tag = await liveTag();
+    const { writer, flushes, sizes } = heldWriter(4);
+    const lone = writer.write([row(tag)]);
+    await endOfTurn();
+    expect(sizes()).toEqual([1]);
+    const together = [writer.write([row(tag)]), writer.write([row(tag), row(tag)])];
+    await endOfTurn();
+    expect(sizes()).toEqual([1, 3]);
+    for (const flush of flushes) flush.release();
+    expect(await lone).toEqual({ accepted: 1, duplicates: 0 });
+    expect(await Promise.all(together)).toEqual([{ accepted: 1, duplicates: 0 }, { accepted: 2, duplicates: 0 }]);
+    await writer.close();
+    expect(await stored(tag.tagId)).toHaveLength(4);
+  });
+
+  it('gathers writes arriving while maxInFlight flushes commit, and sends them all in one flush as soon as one commits', async () => {
+    const tag = await liveTag();
+    const { writer, flushes, sizes } = heldWriter(2);
+    const first = writer.write([row(tag)]);
+    await endOfTurn();
+    const second = writer.write([row(tag)]);
+    await endOfTurn();
+    // Two flushes in flight: the cap. What arrives now waits, however many turns go by.
+    expect(sizes()).toEqual([1, 1]);
+    const waiting: Promise<unknown>[] = [];
+    for (let i = 0; i < 5; i++) {
+      const duplicate = row(tag);
+      waiting.push(writer.write([row(tag), duplicate, { ...duplicate }]));
+      await endOfTurn();
+    }
+    expect(sizes()).toEqual([1, 1]);
+    expect(writer.backlog).toBe(17);
+    flushes[0]?.release();
+    await first;
+    await endOfTurn();
+    // All fifteen events that gathered go in one flush: ten rows once the batch is deduplicated.
+    expect(sizes()).toEqual([1, 1, 10]);
+    flushes[1]?.release();
+    flushes[2]?.release();
+    await second;
+    expect(await Promise.all(waiting)).toEqual(Array.from({ length: 5 }, () => ({ accepted: 3, duplicates: 1 })));
+    expect(writer.stats.flushes).toBe(3);
+    await writer.close();
+    expect(await stored(tag.tagId)).toHaveLength(12);
   });
 });
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createTestApp, type TestContext } from './helpers/app.js';
 import { openPostgres } from '../src/db/client.js';
+import { slowWrites } from './helpers/broken-database.js';
 import { engine } from './helpers/database.js';
 import { TestDnsServer } from './helpers/dns-server.js';
 import { createLiveTag, createMerchant, createPartner } from './helpers/factories.js';
@@ -146,8 +147,8 @@ describe('GET /metrics', () => {
   });
 
   it('shows events waiting in the group-commit queue', async () => {
-    // A flush waits 300 ms for company here, so a scrape sees the events queued.
-    const slow = await createTestApp({}, { database: ctx.database, batch: { maxDelayMs: 300 } });
+    // The database holds each write 300 ms here, so a scrape sees the events queued.
+    const slow = await createTestApp({}, { database: slowWrites(ctx.database, 300) });
     try {
       const tag = await createLiveTag(slow.app);
       const pending = slow.app.inject({

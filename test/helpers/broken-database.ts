@@ -23,7 +23,12 @@ export type Fault =
    * The collector's batch insert gets `value` in place of its first event id: a real database
    * error whose message quotes the value.
    */
-  | { kind: 'batch-write-invalid'; value: string };
+  | { kind: 'batch-write-invalid'; value: string }
+  /**
+   * A slow database: the collector's batch insert is sent only once `hold` resolves (called with
+   * the batch's event count, when the flush starts); it then runs as usual.
+   */
+  | { kind: 'batch-write-held'; hold: (events: number) => Promise<void> };
 
 /** Wraps a builder so that one method's arguments (or call) can be intercepted. */
 function intercept<T extends object>(builder: T, method: string, replace: (original: AnyFunction, target: T) => AnyFunction): T {
@@ -91,7 +96,15 @@ export function withFault(handle: DatabaseHandle, fault: Fault): DatabaseHandle 
       const [first, ids, ...rest] = params;
       return handle.run(statement, [first, [fault.value, ...(ids as unknown[]).slice(1)], ...rest]);
     }
+    if (fault.kind === 'batch-write-held' && statement.text.includes('insert into events') && Array.isArray(params[1])) {
+      return fault.hold(params[1].length).then(() => handle.run(statement, params));
+    }
     return handle.run(statement, params);
   };
   return { ...handle, db: wrap(handle.db), run };
+}
+
+/** A slow database: every collector batch insert is held `ms` before it is sent. */
+export function slowWrites(handle: DatabaseHandle, ms: number): DatabaseHandle {
+  return withFault(handle, { kind: 'batch-write-held', hold: () => new Promise((resolve) => setTimeout(resolve, ms)) });
 }

@@ -10,10 +10,8 @@ export interface WriteOutcome {
 }
 
 export interface BatchWriterOptions {
-  /** Flush as soon as this many events wait. */
+  /** Events in one flush at most; more waiting go in the next flushes. */
   maxBatch: number;
-  /** …or this long after the first of them arrived. */
-  maxDelayMs: number;
   /** Events waiting at most; beyond it the collector answers 503 at once instead of growing memory. */
   maxQueued: number;
   /**
@@ -24,19 +22,20 @@ export interface BatchWriterOptions {
   /** A tag's lastEventAt is written at most this often by this process. */
   touchIntervalMs: number;
   /**
-   * Batches written at once: the next ones are sent while the previous one commits, so the
-   * database never waits on this process (it still applies them one after the other, in id order).
+   * Flushes written at once (natural batching, as PostgreSQL's group commit): events arriving
+   * while fewer are in flight are flushed at once, with no timer; once this many are in flight,
+   * arrivals wait together and the next flush takes them all as soon as one commits. Each flush
+   * holds one pool connection while it runs.
    */
   maxInFlight: number;
 }
 
 export const DEFAULT_BATCH_OPTIONS: BatchWriterOptions = {
   maxBatch: 1000,
-  maxDelayMs: 1,
   maxQueued: 50_000,
   maxQueuedBytes: 32 * 1024 * 1024,
   touchIntervalMs: 60_000,
-  maxInFlight: 4,
+  maxInFlight: 2,
 };
 
 interface Pending {
@@ -56,12 +55,22 @@ export const RETRY_AFTER_WRITE_FAILURE_SECONDS = '2';
  * statement and one commit, and each request is answered only after the statement holding its
  * events has committed. A failed flush fails every request in it (503): nothing is acknowledged
  * unstored.
+ *
+ * Batching is natural, with no timer: a write is flushed as soon as the I/O turn that brought it
+ * is over (so the requests parsed in that turn go together) when fewer than `maxInFlight` flushes
+ * are in flight; otherwise it waits, and the next flush takes everything waiting the moment one
+ * commits. Under light load a request is written alone at once; under heavy load batches grow
+ * by themselves with the time a commit takes.
  */
 export class BatchWriter {
   private queue: Pending[] = [];
+  /** Events waiting or being written, and the bytes of their requests: the bounds. */
   private queued = 0;
   private queuedBytes = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** Events waiting, not yet taken by a flush. */
+  private waiting = 0;
+  /** A flush is due at the end of this I/O turn. */
+  private scheduled = false;
   private readonly flushing = new Set<Promise<void>>();
   private readonly touched = new Map<string, number>();
   private closed = false;
@@ -89,8 +98,8 @@ export class BatchWriter {
       this.queue.push({ rows, wake, bytes, resolve, reject });
       this.queued += rows.length;
       this.queuedBytes += bytes;
-      if (this.queued >= this.options.maxBatch) this.kick();
-      else this.timer ??= setTimeout(() => this.kick(), this.options.maxDelayMs);
+      this.waiting += rows.length;
+      this.schedule();
     });
   }
 
@@ -108,34 +117,40 @@ export class BatchWriter {
     }
   }
 
+  /** A flush at the end of this I/O turn, unless one is due already or every slot is busy (then the next commit takes the queue). */
+  private schedule(): void {
+    if (this.scheduled || this.flushing.size >= this.options.maxInFlight) return;
+    this.scheduled = true;
+    setImmediate(this.kickScheduled);
+  }
+
+  private readonly kickScheduled = (): void => {
+    this.scheduled = false;
+    this.kick();
+  };
+
+  /** Starts flushes while events wait and slots are free: each takes what waits, up to maxBatch. */
   private kick(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
     while (this.queue.length > 0 && this.flushing.size < this.options.maxInFlight) {
       const flush: Promise<void> = this.flush().finally(() => {
         this.flushing.delete(flush);
-        if (this.queue.length === 0) return;
-        if (this.waiting >= this.options.maxBatch || this.closed) this.kick();
-        else this.timer ??= setTimeout(() => this.kick(), this.options.maxDelayMs);
+        // What gathered while this one was committing goes now: natural batching.
+        this.kick();
       });
       this.flushing.add(flush);
     }
   }
 
-  /** Events queued and not yet taken by a flush. */
-  private get waiting(): number {
-    return this.queue.reduce((sum, pending) => sum + pending.rows.length, 0);
-  }
-
   private takeBatch(): Pending[] {
-    const batch: Pending[] = [];
+    let count = 0;
     let size = 0;
-    while (this.queue.length > 0 && (batch.length === 0 || size + (this.queue[0]?.rows.length ?? 0) <= this.options.maxBatch)) {
-      const next = this.queue.shift() as Pending;
-      batch.push(next);
-      size += next.rows.length;
+    for (const pending of this.queue) {
+      if (count > 0 && size + pending.rows.length > this.options.maxBatch) break;
+      count++;
+      size += pending.rows.length;
     }
-    return batch;
+    this.waiting -= size;
+    return this.queue.splice(0, count);
   }
 
   private async flush(): Promise<void> {

@@ -72,13 +72,15 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
       done(Object.assign(new SyntaxError('Request body is not valid JSON'), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' }), undefined);
     }
   });
-  app.addHook('onRequest', async (_request, reply) => {
+  // Callback-style hooks (no promise per hook and request): this is the busiest path.
+  app.addHook('onRequest', (_request, reply, done) => {
     void reply.header('vary', 'Origin');
+    done();
   });
   // The page may read every answer but a refusal of its origin (or of an unverified tag).
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (request.method === 'POST' && reply.statusCode !== 403) allowOrigin(request, reply);
-    return payload;
+    done(null, payload);
   });
 
   app.get(
@@ -130,8 +132,9 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
       .send();
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     if (request.method === 'POST' && reply.statusCode >= 400) metrics?.collectorEvents.inc({ outcome: 'refused' }, eventsIn(request.body));
+    done();
   });
 
   app.post(

@@ -18,9 +18,10 @@ export const metricsRoutes: FastifyPluginAsync<MetricsRoutesOptions> = async (ap
 
 /** Counts and times every answer of a listener, by route template (never the raw URL: ids would explode the series). */
 export function measureRequests(app: FastifyInstance, metrics: Metrics, listener: Listener): void {
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpRequests.inc({ listener, method: request.method, route, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ listener, method: request.method, route }, reply.elapsedTime / 1000);
+    done();
   });
 }
