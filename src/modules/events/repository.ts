@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, gte, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import type { Database, NamedStatement, RunStatement } from '../../db/client.js';
 import { events, type EventRow } from '../../db/schema/index.js';
+import { LIMITS } from '../collect/event-rules.js';
 import { CONVERSION_TYPES } from './schemas.js';
 
 export interface EventFilters {
@@ -80,6 +81,11 @@ const HORIZON = sql`
 
 const MICROS = sql<string>`(extract(epoch from ${events.timestamp}) * 1000000)::bigint::text`;
 
+/** No stored event is later than this: the collector clamps a client's clock to its receipt + the future skew. */
+function latestEventTime(): Date {
+  return new Date(Date.now() + LIMITS.futureSkewMs + 1000);
+}
+
 function rows<T>(result: unknown): T[] {
   return (result as { rows: T[] }).rows;
 }
@@ -98,7 +104,9 @@ export class EventsRepository {
       filters.tagId === undefined ? undefined : eq(events.tagId, filters.tagId),
       filters.types === undefined ? undefined : filters.types.length === 1 ? eq(events.type, filters.types[0] ?? '') : inArray(events.type, filters.types),
       filters.from === undefined ? undefined : gte(events.timestamp, filters.from),
-      filters.to === undefined ? undefined : lt(events.timestamp, filters.to),
+      // Without a `to`, the latest time an event can have: the same rows, and the planner leaves out
+      // the partitions of the weeks ahead (and the default one) before planning their indexes.
+      lt(events.timestamp, filters.to ?? latestEventTime()),
       filters.visitorId === undefined ? undefined : eq(events.visitorId, filters.visitorId),
       filters.sessionId === undefined ? undefined : eq(events.sessionId, filters.sessionId),
     );
