@@ -17,12 +17,12 @@ class FlakyEventsRepository extends EventsRepository {
     super(db, run);
   }
 
-  override async horizon(tx?: Database): Promise<bigint> {
+  override async horizon(): Promise<bigint> {
     if (this.failures > 0) {
       this.failures--;
       throw Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
     }
-    return super.horizon(tx);
+    return super.horizon();
   }
 }
 

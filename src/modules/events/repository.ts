@@ -69,15 +69,21 @@ export const SUMMARY_GROUPS: NamedStatement = {
     order by b.start`,
 };
 
-/** Running transactions of this database (their 32-bit xids against the snapshot's 64-bit ones), else the snapshot's xmax. */
-const HORIZON = sql`
-  select (b.base + (coalesce(
-    (select min(x::text::bigint) from pg_snapshot_xip(pg_current_snapshot()) x
-     join pg_stat_get_activity(null) a
-       on a.datid = (select oid from pg_database where datname = current_database())
-      and a.backend_xid::text::bigint = x::text::bigint % 4294967296),
-    pg_snapshot_xmax(pg_current_snapshot())::text::bigint) << 20))::text as horizon
-  from event_id_base b`;
+/**
+ * Running transactions of this database (their 32-bit xids against the snapshot's 64-bit ones),
+ * else the snapshot's xmax. Prepared once per connection: the stream hub asks at every wake.
+ */
+const HORIZON: NamedStatement = {
+  name: 'marktag_events_horizon',
+  text: `
+    select (b.base + (coalesce(
+      (select min(x::text::bigint) from pg_snapshot_xip(pg_current_snapshot()) x
+       join pg_stat_get_activity(null) a
+         on a.datid = (select oid from pg_database where datname = current_database())
+        and a.backend_xid::text::bigint = x::text::bigint % 4294967296),
+      pg_snapshot_xmax(pg_current_snapshot())::text::bigint) << 20))::text as horizon
+    from event_id_base b`,
+};
 
 const MICROS = sql<string>`(extract(epoch from ${events.timestamp}) * 1000000)::bigint::text`;
 
@@ -156,8 +162,8 @@ export class EventsRepository {
    * before the backends are read: a transaction that snapshot saw running and that is gone when
    * they are read has ended, and is below the watermark only then.
    */
-  async horizon(tx: Database = this.db): Promise<bigint> {
-    const [row] = rows<{ horizon: string }>(await tx.execute(HORIZON));
+  async horizon(): Promise<bigint> {
+    const [row] = await this.run<{ horizon: string }>(HORIZON, []);
     if (row === undefined) throw new Error('event_id_base is empty: the migrations did not run');
     return BigInt(row.horizon);
   }
