@@ -22,13 +22,17 @@ async function measure(samples: number, next: () => Promise<number>): Promise<La
   return { p50: percentile(times, 50), p99: percentile(times, 99) };
 }
 
-/** Latency of the Events API's typical reads, one request at a time, across random merchants. */
+/**
+ * Latency of the Events API's typical reads, one request at a time, across random merchants; with
+ * `tagOf` (a merchant's tag), also a page filtered by tag.
+ */
 export async function eventsApiLatency(
   base: string,
   token: string,
   merchantIds: string[],
   samples: number,
-): Promise<Record<'newestPage' | 'rareTypePage' | 'fifthPage' | 'dailySummary', Latency>> {
+  tagOf?: (merchantId: string) => string,
+): Promise<Record<'newestPage' | 'rareTypePage' | 'fifthPage' | 'dailySummary', Latency> & { tagPage?: Latency }> {
   const random = () => merchantIds[Math.floor(Math.random() * merchantIds.length)] ?? '';
   const list = (merchantId: string, extra = '') => `${base}/v1/partners/events?merchantId=${merchantId}&limit=100${extra}`;
 
@@ -44,9 +48,18 @@ export async function eventsApiLatency(
   }
   const to = new Date();
   const from = new Date(to.getTime() - 30 * 24 * 3600 * 1000);
+  const newestPage = await measure(samples, async () => (await timed(list(random()), token)).ms);
+  const rareTypePage = await measure(samples, async () => (await timed(list(random(), '&type=rare_type'), token)).ms);
+  const tagPage = tagOf
+    ? await measure(samples, async () => {
+        const merchantId = random();
+        return (await timed(list(merchantId, `&tagId=${tagOf(merchantId)}`), token)).ms;
+      })
+    : undefined;
   return {
-    newestPage: await measure(samples, async () => (await timed(list(random()), token)).ms),
-    rareTypePage: await measure(samples, async () => (await timed(list(random(), '&type=rare_type'), token)).ms),
+    newestPage,
+    rareTypePage,
+    ...(tagPage ? { tagPage } : {}),
     fifthPage: await measure(samples, async () => (await timed(fifth[Math.floor(Math.random() * fifth.length)] ?? '', token)).ms),
     dailySummary: await measure(samples, async () =>
       (await timed(`${base}/v1/partners/events/summary?merchantId=${random()}&from=${from.toISOString()}&to=${to.toISOString()}&interval=day`, token)).ms,
