@@ -33,6 +33,8 @@ const SCALE_BIG_EVENTS = Math.round(SCALE_EVENTS / 10);
 const SCALE_PARTNERS = 4;
 const SCALE_MERCHANTS = 1000;
 const SCALE_SAMPLES = 500;
+// The 30-day summary of the big merchant reads its million events: a few requests, reported.
+const SCALE_SUMMARY_SAMPLES = 5;
 /** A collector figure with 10M rows stored may be this much below the same figure on an empty table. */
 const SCALE_TOLERANCE = 0.15;
 
@@ -55,13 +57,17 @@ function report(figure: Figure): void {
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-async function countEvents(databaseUrl: string, merchantId?: string): Promise<number> {
+/** Events stored: all of them, or one merchant's or one partner's (an index-only count). */
+async function countEvents(databaseUrl: string, owner: { merchantId: string } | { partnerId: string } | undefined = undefined): Promise<number> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const { rows } = merchantId
-      ? await client.query<{ count: string }>('select count(*) from events where merchant_id = $1', [merchantId])
-      : await client.query<{ count: string }>('select count(*) from events');
+    const { rows } =
+      owner === undefined
+        ? await client.query<{ count: string }>('select count(*) from events')
+        : 'merchantId' in owner
+          ? await client.query<{ count: string }>('select count(*) from events where merchant_id = $1', [owner.merchantId])
+          : await client.query<{ count: string }>('select count(*) from events where partner_id = $1', [owner.partnerId]);
     return Number(rows[0]?.count ?? 0);
   } finally {
     await client.end();
@@ -90,9 +96,10 @@ interface CollectorFigures {
  */
 async function collectorFigures(server: Server, databaseUrl: string, collectorTenant: Tenant, bare: LoadResult, label = ''): Promise<CollectorFigures> {
   const tagIds = collectorTenant.merchants.map((m) => m.tagId);
-  const storedBefore = await countEvents(databaseUrl);
+  const collectorPartner = { partnerId: collectorTenant.partnerId };
+  const storedBefore = await countEvents(databaseUrl, collectorPartner);
   const one = await hammer(`${server.url}/v1/collect`, { connections: CONNECTIONS, seconds: SECONDS, body: () => batchBody(tagIds, 1) });
-  const storedAfterOne = (await countEvents(databaseUrl)) - storedBefore;
+  const storedAfterOne = (await countEvents(databaseUrl, collectorPartner)) - storedBefore;
   report({
     name: `1. collector, 1 event a request${label}`,
     value: one.requestsPerSecond / bare.requestsPerSecond,
@@ -153,7 +160,7 @@ async function scale(env: Record<string, string>, databaseUrl: string, running: 
     console.log(`  loaded ${fmt(done)} of ${fmt(SCALE_EVENTS)} events in ${seconds.toFixed(0)} s (${fmt(done / seconds)} rows/s)`),
   );
   const loadSeconds = (performance.now() - loadStarted) / 1000;
-  const bigCount = await countEvents(databaseUrl, big.merchantId);
+  const bigCount = await countEvents(databaseUrl, { merchantId: big.merchantId });
   report({
     name: 'scale 0. COPY load',
     value: loadRate,
@@ -183,15 +190,15 @@ async function scale(env: Record<string, string>, databaseUrl: string, running: 
     detail: `${fmt(full.batchEvents)} vs ${fmt(empty.batchEvents)} events/s empty; p99 ${full.fifty.p99} vs ${empty.fifty.p99} ms; raw COPY ${fmt(full.copyRate)} vs ${fmt(empty.copyRate)} rows/s; non-2xx ${full.fifty.non2xx}`,
   });
 
-  const latency = await eventsApiLatency(server.url, bigTenant.token, [big.merchantId], SCALE_SAMPLES, () => big.tagId);
+  const latency = await eventsApiLatency(server.url, bigTenant.token, [big.merchantId], SCALE_SAMPLES, { tagOf: () => big.tagId, summarySamples: SCALE_SUMMARY_SAMPLES });
   for (const [name, figure] of Object.entries(latency)) {
+    const summary = name === 'dailySummary';
     report({
       name: `scale 3. events API, big merchant, ${name}`,
       value: figure.p99,
-      unit: 'ms p99',
-      target: '≤ 20 ms p99',
-      pass: figure.p99 <= 20,
-      detail: `p50 ${figure.p50.toFixed(1)} ms over ${SCALE_SAMPLES} requests, ${fmt(bigCount)} events in the merchant${loaded}`,
+      unit: summary ? 'ms max' : 'ms p99',
+      ...(summary ? {} : { target: '≤ 20 ms p99', pass: figure.p99 <= 20 }),
+      detail: `p50 ${figure.p50.toFixed(1)} ms over ${summary ? SCALE_SUMMARY_SAMPLES : SCALE_SAMPLES} requests${figure.non2xx ? ` (${figure.non2xx} non-2xx, warm-up included)` : ''}, ${fmt(bigCount)} events in the merchant${loaded}`,
     });
   }
   await server.stop();
@@ -233,8 +240,8 @@ async function standard(env: Record<string, string>, databaseUrl: string, dataDi
       value: figure.p99,
       unit: 'ms p99',
       target: '≤ 20 ms p99',
-      pass: figure.p99 <= 20,
-      detail: `p50 ${figure.p50.toFixed(1)} ms over ${SAMPLES} requests, ${fmt(API_EVENTS)} events in 100 merchants (loaded at ${fmt(loadRate)} rows/s)`,
+      pass: figure.p99 <= 20 && !figure.non2xx,
+      detail: `p50 ${figure.p50.toFixed(1)} ms over ${SAMPLES} requests${figure.non2xx ? ` (${figure.non2xx} non-2xx)` : ''}, ${fmt(API_EVENTS)} events in 100 merchants (loaded at ${fmt(loadRate)} rows/s)`,
     });
   }
 
