@@ -26,10 +26,10 @@ const API_EVENTS = quick ? 100_000 : 1_000_000;
 // A p99 needs enough samples to mean something: of 200, it is the second slowest request.
 const SAMPLES = quick ? 40 : 1000;
 const FANOUT_RATE = 5000;
-// --scale: the events loaded (BENCH_SCALE_EVENTS, to try the sequence small), of which a tenth go
-// to one merchant's last 30 days and the rest to 999 merchants over 90 days.
+// --scale: the events loaded (BENCH_SCALE_EVENTS, to try the sequence small), of which a tenth
+// (BENCH_SCALE_BIG_EVENTS) go to one merchant's last 30 days and the rest to 999 merchants over 90 days.
 const SCALE_EVENTS = Number(process.env.BENCH_SCALE_EVENTS ?? 10_000_000);
-const SCALE_BIG_EVENTS = Math.round(SCALE_EVENTS / 10);
+const SCALE_BIG_EVENTS = Math.min(SCALE_EVENTS / 2, Number(process.env.BENCH_SCALE_BIG_EVENTS ?? Math.round(SCALE_EVENTS / 10)));
 const SCALE_PARTNERS = 4;
 const SCALE_MERCHANTS = 1000;
 const SCALE_SAMPLES = 500;
