@@ -1,9 +1,10 @@
 /**
- * `npm run bench [-- --quick]`: MarkTag's speed as ratios against baselines measured in the same
- * run on the same machine (the machine is shared and noisy, so absolute figures mean little).
- * Starts its own PostgreSQL database (BENCH_DATABASE_URL or DATABASE_URL, else the local server),
- * its own server processes and its own load generator; prints one line a figure and writes the
- * figures to bench/results/.
+ * `npm run bench [-- --quick | --scale]`: MarkTag's speed as ratios against baselines measured in
+ * the same run on the same machine (the machine is shared and noisy, so absolute figures mean
+ * little). Starts its own PostgreSQL database (BENCH_DATABASE_URL or DATABASE_URL, else the local
+ * server; named BENCH_DATABASE_NAME, else marktag_bench), its own server processes and its own load
+ * generator; prints one line a figure and writes the figures to bench/results/. `--scale` runs the
+ * scale figures alone (10,000,000 events: see bench/README.md).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,18 +12,31 @@ import path from 'node:path';
 import pg from 'pg';
 import { eventsApiLatency } from './events-api.js';
 import { fanout } from './fanout.js';
-import { copyEvents } from './lib/copy.js';
-import { batchBody, hammer } from './lib/load.js';
+import { copyEvents, type Owner } from './lib/copy.js';
+import { batchBody, hammer, type LoadResult } from './lib/load.js';
 import { peakRssMb, ROOT, startBaseline, startMarktag, type Server } from './lib/processes.js';
 import { ADMIN_TOKEN, freshDatabase, tenant, type Tenant } from './lib/setup.js';
+import { storageSizes } from './lib/sizes.js';
 
 const quick = process.argv.includes('--quick');
+const scaleRun = process.argv.includes('--scale');
 const SECONDS = quick ? 3 : 10;
 const CONNECTIONS = 50;
 const API_EVENTS = quick ? 100_000 : 1_000_000;
 // A p99 needs enough samples to mean something: of 200, it is the second slowest request.
 const SAMPLES = quick ? 40 : 1000;
 const FANOUT_RATE = 5000;
+// --scale: the events loaded (BENCH_SCALE_EVENTS, to try the sequence small), of which a tenth
+// (BENCH_SCALE_BIG_EVENTS) go to one merchant's last 30 days and the rest to 999 merchants over 90 days.
+const SCALE_EVENTS = Number(process.env.BENCH_SCALE_EVENTS ?? 10_000_000);
+const SCALE_BIG_EVENTS = Math.min(SCALE_EVENTS / 2, Number(process.env.BENCH_SCALE_BIG_EVENTS ?? Math.round(SCALE_EVENTS / 10)));
+const SCALE_PARTNERS = 4;
+const SCALE_MERCHANTS = 1000;
+const SCALE_SAMPLES = 500;
+// The 30-day summary of the big merchant reads its million events: a few requests, reported.
+const SCALE_SUMMARY_SAMPLES = 5;
+/** A collector figure with 10M rows stored may be this much below the same figure on an empty table. */
+const SCALE_TOLERANCE = 0.15;
 
 interface Figure {
   name: string;
@@ -43,11 +57,18 @@ function report(figure: Figure): void {
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-async function countEvents(databaseUrl: string): Promise<number> {
+/** Events stored: all of them, or one merchant's or one partner's (an index-only count). */
+async function countEvents(databaseUrl: string, owner: { merchantId: string } | { partnerId: string } | undefined = undefined): Promise<number> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    return Number((await client.query<{ count: string }>('select count(*) from events')).rows[0]?.count ?? 0);
+    const { rows } =
+      owner === undefined
+        ? await client.query<{ count: string }>('select count(*) from events')
+        : 'merchantId' in owner
+          ? await client.query<{ count: string }>('select count(*) from events where merchant_id = $1', [owner.merchantId])
+          : await client.query<{ count: string }>('select count(*) from events where partner_id = $1', [owner.partnerId]);
+    return Number(rows[0]?.count ?? 0);
   } finally {
     await client.end();
   }
@@ -59,98 +80,219 @@ async function tenants(server: Server, partners: number, merchantsEach: number):
   return list;
 }
 
+interface CollectorFigures {
+  one: LoadResult;
+  fifty: LoadResult;
+  /** Events a second stored by figure 2 (50 a request). */
+  batchEvents: number;
+  copyRate: number;
+  /** Peak RSS of the server after the two loads, MB. */
+  rss: number;
+}
+
+/**
+ * Figures 1 and 2: the collector under 50 connections, 1 then 50 events a request, against the
+ * bare baseline and against raw COPY into the same table (as it is now). `label` tells the table's state.
+ */
+async function collectorFigures(server: Server, databaseUrl: string, collectorTenant: Tenant, bare: LoadResult, label = ''): Promise<CollectorFigures> {
+  const tagIds = collectorTenant.merchants.map((m) => m.tagId);
+  const collectorPartner = { partnerId: collectorTenant.partnerId };
+  const storedBefore = await countEvents(databaseUrl, collectorPartner);
+  const one = await hammer(`${server.url}/v1/collect`, { connections: CONNECTIONS, seconds: SECONDS, body: () => batchBody(tagIds, 1) });
+  const storedAfterOne = (await countEvents(databaseUrl, collectorPartner)) - storedBefore;
+  report({
+    name: `1. collector, 1 event a request${label}`,
+    value: one.requestsPerSecond / bare.requestsPerSecond,
+    unit: '×',
+    target: '≥ 0.45× bare node:http, p99 ≤ 15 ms, no non-2xx',
+    pass: one.requestsPerSecond / bare.requestsPerSecond >= 0.45 && one.p99 <= 15 && one.non2xx === 0 && one.errors === 0,
+    detail: `${fmt(one.requestsPerSecond)} durable events/s vs ${fmt(bare.requestsPerSecond)} req/s; p50 ${one.p50} ms, p99 ${one.p99} ms; non-2xx ${one.non2xx}, errors ${one.errors}; ${fmt(storedAfterOne)} stored for ${fmt(one.ok)} acknowledged`,
+  });
+
+  const fifty = await hammer(`${server.url}/v1/collect`, { connections: CONNECTIONS, seconds: SECONDS, body: () => batchBody(tagIds, 50) });
+  const rss = peakRssMb(server.child.pid);
+  const batchEvents = fifty.requestsPerSecond * 50;
+  const copyRate = await copyEvents(databaseUrl, collectorTenant.merchants.map((m) => ({ ...m, partnerId: collectorTenant.partnerId })), Math.max(50_000, Math.round(fifty.ok * 50)));
+  report({
+    name: `2. collector, 50 events a request${label}`,
+    value: batchEvents / copyRate,
+    unit: '×',
+    target: '≥ 0.5× raw COPY',
+    pass: batchEvents / copyRate >= 0.5 && fifty.non2xx === 0,
+    detail: `${fmt(batchEvents)} events/s vs COPY ${fmt(copyRate)} rows/s into the same table; p99 ${fifty.p99} ms; non-2xx ${fifty.non2xx}`,
+  });
+  return { one, fifty, batchEvents, copyRate, rss };
+}
+
+/**
+ * `--scale`: figures 1 and 2 on an empty table, then 10,000,000 events loaded by COPY (1,000
+ * merchants of 4 partners over 90 days, one of them with a tenth of the events in its last 30
+ * days), figures 1 and 2 again as ratios against the empty table, the Events API for the big
+ * merchant, and the bytes an event takes on disk.
+ */
+async function scale(env: Record<string, string>, databaseUrl: string, running: Server[]): Promise<void> {
+  const baseline = await startBaseline();
+  running.push(baseline);
+  const bare = await hammer(baseline.url, { connections: CONNECTIONS, seconds: SECONDS, body: () => batchBody(['00000000-0000-4000-8000-000000000000'], 1) });
+  await baseline.stop();
+
+  const server = await startMarktag(env);
+  running.push(server);
+  const collectorTenant = await tenant(server, 10);
+  const empty = await collectorFigures(server, databaseUrl, collectorTenant, bare, ', empty table');
+
+  // The tenants, through the Partners API like every other figure's.
+  const createStarted = performance.now();
+  const partners: Tenant[] = [];
+  for (let i = 0; i < SCALE_PARTNERS; i++) partners.push(await tenant(server, SCALE_MERCHANTS / SCALE_PARTNERS, 8));
+  console.log(`  ${SCALE_PARTNERS} partners, ${fmt(SCALE_MERCHANTS)} merchants and tags created through the API in ${((performance.now() - createStarted) / 1000).toFixed(1)} s`);
+  const [bigTenant] = partners as [Tenant];
+  const [big] = bigTenant.merchants as [Tenant['merchants'][number]];
+  const others = SCALE_MERCHANTS - 1;
+  // The big merchant's weight against 1 for each of the others, for its tenth of the rows.
+  const bigWeight = (others * SCALE_BIG_EVENTS) / (SCALE_EVENTS - SCALE_BIG_EVENTS);
+  const owners: Owner[] = partners.flatMap((t) =>
+    t.merchants.map((m) => (m === big ? { ...m, partnerId: t.partnerId, weight: bigWeight, days: 30 } : { ...m, partnerId: t.partnerId, days: 90 })),
+  );
+
+  const loadStarted = performance.now();
+  const loadRate = await copyEvents(databaseUrl, owners, SCALE_EVENTS, { days: 90, onProgress: (done, seconds) =>
+    console.log(`  loaded ${fmt(done)} of ${fmt(SCALE_EVENTS)} events in ${seconds.toFixed(0)} s (${fmt(done / seconds)} rows/s)`),
+  });
+  const loadSeconds = (performance.now() - loadStarted) / 1000;
+  const bigCount = await countEvents(databaseUrl, { merchantId: big.merchantId });
+  report({
+    name: 'scale 0. COPY load',
+    value: loadRate,
+    unit: 'rows/s',
+    detail: `${fmt(SCALE_EVENTS)} events in ${fmt(SCALE_MERCHANTS)} merchants over 90 days, ${fmt(bigCount)} in the big merchant's last 30 days; ${(SCALE_EVENTS / loadRate).toFixed(0)} s of COPY and keys, ${loadSeconds.toFixed(0)} s with vacuum analyze and checkpoint`,
+  });
+
+  const loaded = ` at ${fmt(await countEvents(databaseUrl))} events`;
+  const full = await collectorFigures(server, databaseUrl, collectorTenant, bare, loaded);
+  const target = `≥ ${(1 - SCALE_TOLERANCE).toFixed(2)}× the empty table's`;
+  const oneRatio = full.one.requestsPerSecond / empty.one.requestsPerSecond;
+  report({
+    name: `scale 1. collector, 1 event a request${loaded}`,
+    value: oneRatio,
+    unit: '×',
+    target,
+    pass: oneRatio >= 1 - SCALE_TOLERANCE && full.one.non2xx === 0 && full.one.errors === 0,
+    detail: `${fmt(full.one.requestsPerSecond)} vs ${fmt(empty.one.requestsPerSecond)} events/s empty; p99 ${full.one.p99} vs ${empty.one.p99} ms; non-2xx ${full.one.non2xx}, errors ${full.one.errors}`,
+  });
+  const fiftyRatio = full.batchEvents / empty.batchEvents;
+  report({
+    name: `scale 2. collector, 50 events a request${loaded}`,
+    value: fiftyRatio,
+    unit: '×',
+    target,
+    pass: fiftyRatio >= 1 - SCALE_TOLERANCE && full.fifty.non2xx === 0,
+    detail: `${fmt(full.batchEvents)} vs ${fmt(empty.batchEvents)} events/s empty; p99 ${full.fifty.p99} vs ${empty.fifty.p99} ms; raw COPY ${fmt(full.copyRate)} vs ${fmt(empty.copyRate)} rows/s; non-2xx ${full.fifty.non2xx}`,
+  });
+
+  const latency = await eventsApiLatency(server.url, bigTenant.token, [big.merchantId], SCALE_SAMPLES, { tagOf: () => big.tagId, summarySamples: SCALE_SUMMARY_SAMPLES });
+  for (const [name, figure] of Object.entries(latency)) {
+    const summary = name === 'dailySummary';
+    report({
+      name: `scale 3. events API, big merchant, ${name}`,
+      value: figure.p99,
+      unit: summary ? 'ms max' : 'ms p99',
+      ...(summary ? {} : { target: '≤ 20 ms p99', pass: figure.p99 <= 20 }),
+      detail: `p50 ${figure.p50.toFixed(1)} ms over ${summary ? SCALE_SUMMARY_SAMPLES : SCALE_SAMPLES} requests${figure.non2xx ? ` (${figure.non2xx} non-2xx, warm-up included)` : ''}, ${fmt(bigCount)} events in the merchant${loaded}`,
+    });
+  }
+  await server.stop();
+
+  const sizes = await storageSizes(databaseUrl);
+  const perEvent = (bytes: number) => bytes / sizes.events;
+  const mb = (bytes: number) => `${fmt(bytes / 1024 / 1024)} MB`;
+  const of = `${fmt(sizes.events)} events in ${sizes.partitions} partitions`;
+  report({ name: 'scale 4. heap bytes an event', value: perEvent(sizes.heapBytes), unit: 'B', detail: `${mb(sizes.heapBytes)} with TOAST and maps (main fork ${mb(sizes.mainBytes)}) for ${of}` });
+  report({ name: 'scale 4. index bytes an event', value: perEvent(sizes.indexBytes), unit: 'B', detail: `${mb(sizes.indexBytes)} in the 8 indexes of each partition for ${of}` });
+  report({ name: 'scale 4. key bytes an event', value: perEvent(sizes.keysBytes), unit: 'B', detail: `${mb(sizes.keysBytes)} of event_keys (${fmt(sizes.keys)} keys of the 7-day window) for ${of}` });
+}
+
+/** The figures of `npm run bench [-- --quick]`. */
+async function standard(env: Record<string, string>, databaseUrl: string, dataDir: string, running: Server[]): Promise<void> {
+  console.log(`MarkTag benchmarks${quick ? ' (quick)' : ''}: ${SECONDS} s loads, ${CONNECTIONS} connections, ${fmt(API_EVENTS)} events for the API figures`);
+  // Baseline: what this machine does with no work per request at all.
+  const baseline = await startBaseline();
+  running.push(baseline);
+  const bare = await hammer(baseline.url, { connections: CONNECTIONS, seconds: SECONDS, body: () => batchBody(['00000000-0000-4000-8000-000000000000'], 1) });
+  await baseline.stop();
+
+  // 1, 2 and 5: the collector on PostgreSQL, in a fresh process so its peak memory is theirs.
+  const server = await startMarktag(env);
+  running.push(server);
+  const collectorTenant = await tenant(server, 10);
+  const collector = await collectorFigures(server, databaseUrl, collectorTenant, bare);
+  const rss = collector.rss;
+  report({ name: '5. server memory during 1 and 2', value: rss, unit: 'MB', target: '≤ 300 MB peak RSS', pass: rss <= 300, detail: 'VmHWM of the server process' });
+
+  // 3: the Events API over a loaded table.
+  const apiTenant = await tenant(server, 100);
+  const owners = apiTenant.merchants.map((m) => ({ ...m, partnerId: apiTenant.partnerId }));
+  const loadRate = await copyEvents(databaseUrl, owners, API_EVENTS);
+  const latency = await eventsApiLatency(server.url, apiTenant.token, apiTenant.merchants.map((m) => m.merchantId), SAMPLES);
+  for (const [name, figure] of Object.entries(latency)) {
+    report({
+      name: `3. events API, ${name}`,
+      value: figure.p99,
+      unit: 'ms p99',
+      target: '≤ 20 ms p99',
+      pass: figure.p99 <= 20 && !figure.non2xx,
+      detail: `p50 ${figure.p50.toFixed(1)} ms over ${SAMPLES} requests${figure.non2xx ? ` (${figure.non2xx} non-2xx)` : ''}, ${fmt(API_EVENTS)} events in 100 merchants (loaded at ${fmt(loadRate)} rows/s)`,
+    });
+  }
+
+  // 4: live streams while collecting.
+  const streamTenants = await tenants(server, 25, 4);
+  const spread = await fanout(server.url, streamTenants, FANOUT_RATE, SECONDS);
+  report({
+    name: '4. stream fan-out',
+    value: spread.p99,
+    unit: 'ms p99',
+    target: '≤ 250 ms collect-to-delivery p99, none missed or doubled',
+    pass: spread.p99 <= 250 && spread.missed === 0 && spread.doubled === 0,
+    detail: `${spread.subscribers} subscribers, ${fmt(spread.eventsPerSecond)} events/s collected, p50 ${spread.p50} ms; missed ${spread.missed}, doubled ${spread.doubled}`,
+  });
+  await server.stop();
+
+  // 6: embedded mode (PGlite in the server process): reported, no target.
+  const embedded = await startMarktag({ MARKTAG_ADMIN_TOKEN: ADMIN_TOKEN, MARKTAG_DATA_DIR: dataDir });
+  running.push(embedded);
+  const embeddedTenant = await tenant(embedded, 10);
+  const embeddedTags = embeddedTenant.merchants.map((m) => m.tagId);
+  const lite = await hammer(`${embedded.url}/v1/collect`, { connections: CONNECTIONS, seconds: SECONDS, body: () => batchBody(embeddedTags, 1) });
+  report({
+    name: '6. embedded (PGlite): collector, 1 event a request',
+    value: lite.requestsPerSecond / bare.requestsPerSecond,
+    unit: '×',
+    detail: `${fmt(lite.requestsPerSecond)} durable events/s; p99 ${lite.p99} ms; non-2xx ${lite.non2xx}`,
+  });
+  await hammer(`${embedded.url}/v1/collect`, { connections: 10, seconds: quick ? 2 : 5, body: () => batchBody(embeddedTags, 50, { type: Math.random() < 0.01 ? 'rare_type' : 'page_view' }) });
+  const embeddedLatency = await eventsApiLatency(embedded.url, embeddedTenant.token, embeddedTenant.merchants.map((m) => m.merchantId), Math.min(SAMPLES, 50));
+  for (const [name, figure] of Object.entries(embeddedLatency)) {
+    report({ name: `6. embedded (PGlite): events API, ${name}`, value: figure.p99, unit: 'ms p99', detail: `p50 ${figure.p50.toFixed(1)} ms` });
+  }
+  await embedded.stop();
+}
+
 async function main(): Promise<void> {
   const serverUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const databaseUrl = await freshDatabase(serverUrl, 'marktag_bench');
+  const databaseUrl = await freshDatabase(serverUrl, process.env.BENCH_DATABASE_NAME ?? 'marktag_bench');
   const dataDir = mkdtempSync(path.join(tmpdir(), 'marktag-bench-'));
   const env = { DATABASE_URL: databaseUrl, MARKTAG_ADMIN_TOKEN: ADMIN_TOKEN, MARKTAG_DATA_DIR: dataDir };
-  console.log(`MarkTag benchmarks${quick ? ' (quick)' : ''}: ${SECONDS} s loads, ${CONNECTIONS} connections, ${fmt(API_EVENTS)} events for the API figures`);
   const running: Server[] = [];
+  const mode = scaleRun ? 'scale' : quick ? 'quick' : 'full';
 
   try {
-    // Baseline: what this machine does with no work per request at all.
-    const baseline = await startBaseline();
-    running.push(baseline);
-    const bare = await hammer(baseline.url, { connections: CONNECTIONS, seconds: SECONDS, body: () => batchBody(['00000000-0000-4000-8000-000000000000'], 1) });
-    await baseline.stop();
-
-    // 1, 2 and 5: the collector on PostgreSQL, in a fresh process so its peak memory is theirs.
-    const server = await startMarktag(env);
-    running.push(server);
-    const collectorTenant = await tenant(server, 10);
-    const tagIds = collectorTenant.merchants.map((m) => m.tagId);
-    const one = await hammer(`${server.url}/v1/collect`, { connections: CONNECTIONS, seconds: SECONDS, body: () => batchBody(tagIds, 1) });
-    const storedAfterOne = await countEvents(databaseUrl);
-    report({
-      name: '1. collector, 1 event a request',
-      value: one.requestsPerSecond / bare.requestsPerSecond,
-      unit: '×',
-      target: '≥ 0.45× bare node:http, p99 ≤ 15 ms, no non-2xx',
-      pass: one.requestsPerSecond / bare.requestsPerSecond >= 0.45 && one.p99 <= 15 && one.non2xx === 0 && one.errors === 0,
-      detail: `${fmt(one.requestsPerSecond)} durable events/s vs ${fmt(bare.requestsPerSecond)} req/s; p50 ${one.p50} ms, p99 ${one.p99} ms; non-2xx ${one.non2xx}, errors ${one.errors}; ${fmt(storedAfterOne)} stored for ${fmt(one.ok)} acknowledged`,
-    });
-
-    const fifty = await hammer(`${server.url}/v1/collect`, { connections: CONNECTIONS, seconds: SECONDS, body: () => batchBody(tagIds, 50) });
-    const rss = peakRssMb(server.child.pid);
-    const batchEvents = fifty.requestsPerSecond * 50;
-    const copyRate = await copyEvents(databaseUrl, collectorTenant.merchants.map((m) => ({ ...m, partnerId: collectorTenant.partnerId })), Math.max(50_000, Math.round(fifty.ok * 50)));
-    report({
-      name: '2. collector, 50 events a request',
-      value: batchEvents / copyRate,
-      unit: '×',
-      target: '≥ 0.5× raw COPY',
-      pass: batchEvents / copyRate >= 0.5 && fifty.non2xx === 0,
-      detail: `${fmt(batchEvents)} events/s vs COPY ${fmt(copyRate)} rows/s into the same table; p99 ${fifty.p99} ms; non-2xx ${fifty.non2xx}`,
-    });
-    report({ name: '5. server memory during 1 and 2', value: rss, unit: 'MB', target: '≤ 300 MB peak RSS', pass: rss <= 300, detail: 'VmHWM of the server process' });
-
-    // 3: the Events API over a loaded table.
-    const apiTenant = await tenant(server, 100);
-    const owners = apiTenant.merchants.map((m) => ({ ...m, partnerId: apiTenant.partnerId }));
-    const loadRate = await copyEvents(databaseUrl, owners, API_EVENTS);
-    const latency = await eventsApiLatency(server.url, apiTenant.token, apiTenant.merchants.map((m) => m.merchantId), SAMPLES);
-    for (const [name, figure] of Object.entries(latency)) {
-      report({
-        name: `3. events API, ${name}`,
-        value: figure.p99,
-        unit: 'ms p99',
-        target: '≤ 20 ms p99',
-        pass: figure.p99 <= 20,
-        detail: `p50 ${figure.p50.toFixed(1)} ms over ${SAMPLES} requests, ${fmt(API_EVENTS)} events in 100 merchants (loaded at ${fmt(loadRate)} rows/s)`,
-      });
+    if (scaleRun) {
+      console.log(`MarkTag scale benchmark: ${SECONDS} s loads, ${CONNECTIONS} connections, ${fmt(SCALE_EVENTS)} events loaded by COPY`);
+      await scale(env, databaseUrl, running);
+    } else {
+      await standard(env, databaseUrl, dataDir, running);
     }
-
-    // 4: live streams while collecting.
-    const streamTenants = await tenants(server, 25, 4);
-    const spread = await fanout(server.url, streamTenants, FANOUT_RATE, SECONDS);
-    report({
-      name: '4. stream fan-out',
-      value: spread.p99,
-      unit: 'ms p99',
-      target: '≤ 250 ms collect-to-delivery p99, none missed or doubled',
-      pass: spread.p99 <= 250 && spread.missed === 0 && spread.doubled === 0,
-      detail: `${spread.subscribers} subscribers, ${fmt(spread.eventsPerSecond)} events/s collected, p50 ${spread.p50} ms; missed ${spread.missed}, doubled ${spread.doubled}`,
-    });
-    await server.stop();
-
-    // 6: embedded mode (PGlite in the server process): reported, no target.
-    const embedded = await startMarktag({ MARKTAG_ADMIN_TOKEN: ADMIN_TOKEN, MARKTAG_DATA_DIR: dataDir });
-    running.push(embedded);
-    const embeddedTenant = await tenant(embedded, 10);
-    const embeddedTags = embeddedTenant.merchants.map((m) => m.tagId);
-    const lite = await hammer(`${embedded.url}/v1/collect`, { connections: CONNECTIONS, seconds: SECONDS, body: () => batchBody(embeddedTags, 1) });
-    report({
-      name: '6. embedded (PGlite): collector, 1 event a request',
-      value: lite.requestsPerSecond / bare.requestsPerSecond,
-      unit: '×',
-      detail: `${fmt(lite.requestsPerSecond)} durable events/s; p99 ${lite.p99} ms; non-2xx ${lite.non2xx}`,
-    });
-    await hammer(`${embedded.url}/v1/collect`, { connections: 10, seconds: quick ? 2 : 5, body: () => batchBody(embeddedTags, 50, { type: Math.random() < 0.01 ? 'rare_type' : 'page_view' }) });
-    const embeddedLatency = await eventsApiLatency(embedded.url, embeddedTenant.token, embeddedTenant.merchants.map((m) => m.merchantId), Math.min(SAMPLES, 50));
-    for (const [name, figure] of Object.entries(embeddedLatency)) {
-      report({ name: `6. embedded (PGlite): events API, ${name}`, value: figure.p99, unit: 'ms p99', detail: `p50 ${figure.p50.toFixed(1)} ms` });
-    }
-    await embedded.stop();
   } finally {
     await Promise.all(running.map((server) => server.stop()));
     rmSync(dataDir, { recursive: true, force: true });
@@ -158,8 +300,8 @@ async function main(): Promise<void> {
 
   const resultsDir = path.join(ROOT, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
-  const file = path.join(resultsDir, `${new Date().toISOString().replaceAll(':', '-')}${quick ? '-quick' : ''}.json`);
-  writeFileSync(file, `${JSON.stringify({ quick, seconds: SECONDS, figures }, null, 2)}\n`);
+  const file = path.join(resultsDir, `${new Date().toISOString().replaceAll(':', '-')}${mode === 'full' ? '' : `-${mode}`}.json`);
+  writeFileSync(file, `${JSON.stringify({ quick, scale: scaleRun, seconds: SECONDS, figures }, null, 2)}\n`);
   const failed = figures.filter((figure) => figure.pass === false);
   console.log(`${figures.length} figures, ${failed.length} below target; written to ${path.relative(ROOT, file)}`);
 }

@@ -10,6 +10,10 @@ export interface Owner {
   partnerId: string;
   merchantId: string;
   tagId: string;
+  /** Its share of the load against the other owners' (default 1). */
+  weight?: number;
+  /** How many days back its events go (default: the load's `days`). */
+  days?: number;
 }
 
 /** Event types with their shares of the rows (summing to 1). */
@@ -58,6 +62,8 @@ export interface CopyOptions {
    * time order and at most one transaction's rows.
    */
   indexesAfter?: boolean;
+  /** Hears of each committed transaction: rows done, seconds since the load began. */
+  onProgress?: (done: number, seconds: number) => void;
 }
 
 const COLUMNS = 'id, event_id, tag_id, merchant_id, partner_id, type, timestamp, received_at, url, visitor_id, session_id, value, currency, device_type, device_browser, device_os';
@@ -65,16 +71,64 @@ const COLUMNS = 'id, event_id, tag_id, merchant_id, partner_id, type, timestamp,
 /** Rows a transaction: ids leave 20 bits to a row's ordinal within its transaction (src/db/schema/events.ts). */
 const ROWS_PER_TRANSACTION = 1_000_000;
 
+const DAY_MS = 24 * 3600 * 1000;
+
+/** Where row `i` of a load goes: its owner and its event time (ms). */
+type Placement = (i: number) => { owner: Owner; time: number };
+
+/**
+ * A shaped load (owners with a `weight` or `days`): each owner gets `count × weight / Σ weights`
+ * rows spread evenly over its own last `days` days, and the rows come in time order, oldest first,
+ * as a collector would have written them (ids and heap order follow event time).
+ */
+function shaped(owners: Owner[], count: number, days: number, now: number): Placement {
+  const total = owners.reduce((sum, owner) => sum + (owner.weight ?? 1), 0);
+  const spans = owners.map((owner) => owner.days ?? days);
+  // Rows a day of each owner; the distinct spans cut the time axis into segments of constant density.
+  const density = owners.map((owner, o) => (count * (owner.weight ?? 1)) / total / (spans[o] as number));
+  const edges = [...new Set(spans)].sort((a, b) => b - a); // days ago, oldest first
+  interface Segment { first: number; rows: number; from: number; to: number; cumulative: number[]; members: Owner[] }
+  const segments: Segment[] = [];
+  let placed = 0;
+  edges.forEach((from, k) => {
+    const to = edges[k + 1] ?? 0;
+    const members: Owner[] = [];
+    const cumulative: number[] = [];
+    let rate = 0;
+    owners.forEach((owner, o) => {
+      if ((spans[o] as number) < from) return;
+      rate += density[o] as number;
+      members.push(owner);
+      cumulative.push(rate);
+    });
+    const rows = k === edges.length - 1 ? count - placed : Math.round(rate * (from - to));
+    segments.push({ first: placed, rows, from, to, cumulative: cumulative.map((c) => c / rate), members });
+    placed += rows;
+  });
+  let segment = 0;
+  return (i) => {
+    while (segment < segments.length - 1 && i >= (segments[segment + 1] as Segment).first) segment++;
+    const s = segments[segment] as Segment;
+    // Owner by density (binary search of the cumulative shares), time by position in the segment.
+    const roll = Math.random();
+    let lo = 0;
+    let hi = s.cumulative.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((s.cumulative[mid] as number) < roll) lo = mid + 1;
+      else hi = mid;
+    }
+    const age = s.from - ((s.from - s.to) * (i - s.first + Math.random())) / Math.max(1, s.rows);
+    return { owner: s.members[lo] as Owner, time: now - age * DAY_MS };
+  };
+}
+
 interface RowShape {
-  days: number;
   mix: TypeMix;
-  owner: (i: number) => Owner;
+  place: Placement;
   visitor: () => string;
-  inTimeOrder: boolean;
   /** Chunks end where a row's week differs from the previous row's (indexesAfter: one COPY a partition). */
   byWeek: boolean;
-  /** All the rows, over every transaction. */
-  total: number;
 }
 
 interface Chunk {
@@ -83,18 +137,15 @@ interface Chunk {
   text: string;
 }
 
-/** `count` events of the given shape over the last `days` days, as chunks of COPY text rows, ids from `firstId` + 1; `offset` numbers the rows across transactions. */
+/** `count` events of the given shape, as chunks of COPY text rows, ids from `firstId` + 1; `offset` numbers the rows across transactions. */
 function* rows(shape: RowShape, count: number, offset: number, firstId: bigint): Generator<Chunk> {
-  const now = Date.now();
-  const span = shape.days * 24 * 3600 * 1000;
   let chunk = '';
   let week = 0;
   for (let i = 0; i < count; i++) {
     const id = firstId + BigInt(i + 1);
-    const owner = shape.owner(offset + i);
+    const { owner, time: ms } = shape.place(offset + i);
     const type = pickType(shape.mix);
-    const age = shape.inTimeOrder ? 1 - (offset + i + Math.random()) / shape.total : Math.random();
-    const at = new Date(now - age * span);
+    const at = new Date(ms);
     const time = at.toISOString();
     if (shape.byWeek) {
       const rowWeek = weekStart(at).getTime();
@@ -152,23 +203,30 @@ async function detachWeeks(client: pg.Client, from: Date, to: Date): Promise<{ n
 /** COPY `count` rows into events (creating the weeks' partitions first), then vacuum analyze; returns rows per second. */
 export async function copyEvents(databaseUrl: string, owners: Owner[], count: number, options: CopyOptions = {}): Promise<number> {
   const days = options.days ?? 30;
+  const now = Date.now();
+  const inTimeOrder = options.inTimeOrder ?? false;
+  const isShaped = owners.some((owner) => owner.weight !== undefined || owner.days !== undefined);
+  const owner = options.owner ?? ((i: number) => owners[i % owners.length] as Owner);
+  // Shaped owners place their rows themselves (in time order); otherwise owners in turn, times at
+  // random over the last `days` days, or evenly oldest first.
+  const place: Placement = isShaped
+    ? shaped(owners, count, days, now)
+    : (i) => ({ owner: owner(i), time: now - (inTimeOrder ? 1 - (i + Math.random()) / count : Math.random()) * days * DAY_MS });
   const shape: RowShape = {
-    days,
     mix: options.mix ?? DEFAULT_MIX,
-    owner: options.owner ?? ((i) => owners[i % owners.length] as Owner),
+    place,
     visitor: options.visitor ?? (() => `v${Math.floor(Math.random() * 50_000)}`),
-    inTimeOrder: options.inTimeOrder ?? false,
     byWeek: options.indexesAfter ?? false,
-    total: count,
   };
-  if (shape.byWeek && (!shape.inTimeOrder || count > ROWS_PER_TRANSACTION)) {
+  if (shape.byWeek && (!(inTimeOrder || isShaped) || count > ROWS_PER_TRANSACTION)) {
     throw new Error('indexesAfter takes rows in time order, at most one transaction of them');
   }
+  const span = Math.max(days, ...owners.map((o) => o.days ?? days));
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const from = new Date(Date.now() - days * 24 * 3600 * 1000);
-    await createWeeks(pgSession(client), from, new Date());
+    const from = new Date(now - span * DAY_MS);
+    await createWeeks(pgSession(client), from, new Date(now + 1));
     const started = performance.now();
     for (let done = 0; done < count; done += ROWS_PER_TRANSACTION) {
       const rowsNow = Math.min(ROWS_PER_TRANSACTION, count - done);
@@ -192,6 +250,7 @@ export async function copyEvents(databaseUrl: string, owners: Owner[], count: nu
         [firstId.toString(), (firstId + BigInt(rowsNow)).toString()],
       );
       await client.query('commit');
+      options.onProgress?.(done + rowsNow, (performance.now() - started) / 1000);
     }
     const seconds = (performance.now() - started) / 1000;
     // What autovacuum does soon after a bulk load: statistics, and the visibility map.

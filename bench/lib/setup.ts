@@ -37,17 +37,24 @@ export interface Tenant {
   merchants: { merchantId: string; tagId: string }[];
 }
 
-/** A partner (onboarded on the admin listener) with `count` merchants, each with a live (preverified) tag. */
-export async function tenant(server: { url: string; adminUrl: string }, count: number): Promise<Tenant> {
+/**
+ * A partner (onboarded on the admin listener) with `count` merchants, each with a live (preverified)
+ * tag, created through the Partners API `concurrency` at a time (merchants keep their order).
+ */
+export async function tenant(server: { url: string; adminUrl: string }, count: number, concurrency = 1): Promise<Tenant> {
   const base = server.url;
   const domain = `bench${randomUUID().slice(0, 8)}.test`;
   const partner = await call<{ token: string; partnerId: string }>(server.adminUrl, ADMIN_TOKEN, 'POST', '/v1/admin/partners', { name: 'Bench', domain });
-  const merchants = [];
-  for (let i = 0; i < count; i++) {
-    const { merchantId } = await call<{ merchantId: string }>(base, partner.token, 'POST', '/v1/partners/merchant', { name: `M${i}` });
-    const { tagId } = await call<{ tagId: string }>(base, partner.token, 'POST', '/v1/partners/marktag/generate', { merchantId, domain: `m${i}.${domain}` });
-    merchants.push({ merchantId, tagId });
-  }
+  const merchants = new Array<{ merchantId: string; tagId: string }>(count);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) {
+      const { merchantId } = await call<{ merchantId: string }>(base, partner.token, 'POST', '/v1/partners/merchant', { name: `M${i}` });
+      const { tagId } = await call<{ tagId: string }>(base, partner.token, 'POST', '/v1/partners/marktag/generate', { merchantId, domain: `m${i}.${domain}` });
+      merchants[i] = { merchantId, tagId };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, worker));
   return { token: partner.token, partnerId: partner.partnerId, merchants };
 }
 
