@@ -124,6 +124,15 @@ async function collectorFigures(server: Server, databaseUrl: string, collectorTe
   return { one, fifty, batchEvents, copyRate, rss };
 }
 
+/** Baseline: what this machine does with no work per request at all, under figure 1's load. */
+async function bareBaseline(running: Server[]): Promise<LoadResult> {
+  const baseline = await startBaseline();
+  running.push(baseline);
+  const bare = await hammer(baseline.url, { connections: CONNECTIONS, seconds: SECONDS, body: () => batchBody(['00000000-0000-4000-8000-000000000000'], 1) });
+  await baseline.stop();
+  return bare;
+}
+
 /**
  * `--scale`: figures 1 and 2 on an empty table, then 10,000,000 events loaded by COPY (1,000
  * merchants of 4 partners over 90 days, one of them with a tenth of the events in its last 30
@@ -131,10 +140,7 @@ async function collectorFigures(server: Server, databaseUrl: string, collectorTe
  * merchant, and the bytes an event takes on disk.
  */
 async function scale(env: Record<string, string>, databaseUrl: string, running: Server[]): Promise<void> {
-  const baseline = await startBaseline();
-  running.push(baseline);
-  const bare = await hammer(baseline.url, { connections: CONNECTIONS, seconds: SECONDS, body: () => batchBody(['00000000-0000-4000-8000-000000000000'], 1) });
-  await baseline.stop();
+  const bare = await bareBaseline(running);
 
   const server = await startMarktag(env);
   running.push(server);
@@ -215,11 +221,7 @@ async function scale(env: Record<string, string>, databaseUrl: string, running: 
 /** The figures of `npm run bench [-- --quick]`. */
 async function standard(env: Record<string, string>, databaseUrl: string, dataDir: string, running: Server[]): Promise<void> {
   console.log(`MarkTag benchmarks${quick ? ' (quick)' : ''}: ${SECONDS} s loads, ${CONNECTIONS} connections, ${fmt(API_EVENTS)} events for the API figures`);
-  // Baseline: what this machine does with no work per request at all.
-  const baseline = await startBaseline();
-  running.push(baseline);
-  const bare = await hammer(baseline.url, { connections: CONNECTIONS, seconds: SECONDS, body: () => batchBody(['00000000-0000-4000-8000-000000000000'], 1) });
-  await baseline.stop();
+  const bare = await bareBaseline(running);
 
   // 1, 2 and 5: the collector on PostgreSQL, in a fresh process so its peak memory is theirs.
   const server = await startMarktag(env);
