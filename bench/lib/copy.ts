@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { quote } from '../../src/db/partition-indexes.js';
 import { createWeeks, partitionBounds, partitionName, weekStart } from '../../src/db/partitions.js';
 import { pgSession } from '../../src/db/session.js';
 
@@ -169,8 +170,6 @@ function* rows(shape: RowShape, count: number, offset: number, firstId: bigint):
 const texts = function* (chunks: Iterable<Chunk>): Generator<string> {
   for (const chunk of chunks) yield chunk.text;
 };
-
-const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** COPYs the chunks of each week straight into its partition, one COPY a week (chunks come in week order). */
 async function copyByWeek(client: pg.Client, chunks: Iterator<Chunk>): Promise<void> {

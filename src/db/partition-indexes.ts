@@ -30,7 +30,8 @@ const MISSING = `
       where ii.inhparent = pi.oid and cx.indrelid = p.oid)
   order by p.relname, pi.relname`;
 
-const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+/** A quoted SQL identifier. */
+export const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
 /** `events_w20261130` + `events_merchant_time_idx` → `events_w20261130_merchant_time_idx`. */
 export function partitionIndexName(partition: string, parentIndex: string): string {
@@ -49,17 +50,16 @@ export function partitionIndexStatement(definition: string, name: string, partit
 /** Builds and attaches every partition index the parent lacks; returns how many were built. */
 export async function buildPartitionIndexes(session: SqlSession, concurrently: boolean): Promise<number> {
   // Statement by statement, outside any transaction: CREATE INDEX CONCURRENTLY must be.
-  const execute = (text: string) => session.query(text);
   const missing = await session.query<MissingIndex>(MISSING);
   let built = 0;
   for (const index of missing) {
     const name = partitionIndexName(index.partition, index.parent_index);
-    if (index.existing_valid === false) await execute(`DROP INDEX ${concurrently ? 'CONCURRENTLY ' : ''}${quote(name)}`);
+    if (index.existing_valid === false) await session.query(`DROP INDEX ${concurrently ? 'CONCURRENTLY ' : ''}${quote(name)}`);
     if (index.existing_valid !== true) {
-      await execute(partitionIndexStatement(index.definition, name, index.partition, concurrently));
+      await session.query(partitionIndexStatement(index.definition, name, index.partition, concurrently));
       built++;
     }
-    await execute(`ALTER INDEX ${quote(index.parent_index)} ATTACH PARTITION ${quote(name)}`);
+    await session.query(`ALTER INDEX ${quote(index.parent_index)} ATTACH PARTITION ${quote(name)}`);
   }
   return built;
 }

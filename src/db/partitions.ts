@@ -1,4 +1,4 @@
-import { partitionIndexName, partitionIndexStatement } from './partition-indexes.js';
+import { partitionIndexName, partitionIndexStatement, quote } from './partition-indexes.js';
 import type { SqlSession } from './session.js';
 
 /**
@@ -8,7 +8,8 @@ import type { SqlSession } from './session.js';
  * its week's partition if one is ever created for it.
  */
 
-const WEEK_MS = 7 * 24 * 3600 * 1000;
+const DAY_MS = 24 * 3600 * 1000;
+const WEEK_MS = 7 * DAY_MS;
 /** Weeks created ahead of the current one: a month of server downtime before inserts hit the default. */
 export const WEEKS_AHEAD = 4;
 /** A partition waits at most this long for its locks, then gives up until the next run (no queue forms behind it). */
@@ -17,7 +18,7 @@ const LOCK_TIMEOUT = '5s';
 /** The Monday 00:00 UTC on or before `time`. */
 export function weekStart(time: Date): Date {
   const day = new Date(Date.UTC(time.getUTCFullYear(), time.getUTCMonth(), time.getUTCDate()));
-  return new Date(day.getTime() - ((day.getUTCDay() + 6) % 7) * 24 * 3600 * 1000);
+  return new Date(day.getTime() - ((day.getUTCDay() + 6) % 7) * DAY_MS);
 }
 
 /** `events_w20261130` for the week starting on Monday 2026-11-30. */
@@ -52,8 +53,6 @@ const PARENT_INDEXES = `
   from pg_index x join pg_class c on c.oid = x.indexrelid
   where x.indrelid = to_regclass('events') order by c.relname`;
 
-const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
-
 /**
  * Creates the weekly partitions covering [from, to) that no partition covers yet: standalone
  * tables attached afterwards, which locks the parent only against other DDL (inserts and reads go
@@ -67,7 +66,8 @@ export async function createWeeks(session: SqlSession, from: Date, to: Date): Pr
     const end = new Date(start.getTime() + WEEK_MS);
     const overlaps = existing.some((bound) => (bound.lo === null || bound.lo < end) && (bound.hi === null || bound.hi > start));
     if (overlaps) continue;
-    const name = quote(partitionName(start));
+    const partition = partitionName(start);
+    const name = quote(partition);
     const lo = `'${start.toISOString()}'`;
     const hi = `'${end.toISOString()}'`;
     await session.transaction(async (tx) => {
@@ -80,11 +80,11 @@ export async function createWeeks(session: SqlSession, from: Date, to: Date): Pr
       );
       // Its indexes, named like every partition's, built before the attach (which then adopts them).
       for (const index of await tx.query<{ name: string; definition: string }>(PARENT_INDEXES)) {
-        await tx.query(partitionIndexStatement(index.definition, partitionIndexName(partitionName(start), index.name), partitionName(start), false));
+        await tx.query(partitionIndexStatement(index.definition, partitionIndexName(partition, index.name), partition, false));
       }
       await tx.query(`alter table "events" attach partition ${name} for values from (${lo}) to (${hi})`);
     });
-    created.push(partitionName(start));
+    created.push(partition);
   }
   return created;
 }

@@ -53,7 +53,7 @@ export class StreamHub {
   private unsubscribe: (() => void) | undefined;
   private poll: NodeJS.Timeout | undefined;
   private starting: Promise<void> | undefined;
-  /** The highest id announced by the bus; -1n: unknown (a reconnect), look anyway. */
+  /** The highest id announced by the bus (a reconnect's -1n raises nothing: it only wakes the hub). */
   private announced = 0n;
   private retry: NodeJS.Timeout | undefined;
   private retryMs = RETRY_FIRST_MS;
@@ -82,7 +82,8 @@ export class StreamHub {
 
   /** Adds a stream; live events after the returned id will reach it. */
   async add(subscriber: StreamSubscriber): Promise<bigint> {
-    const idle = this.subscribers.size === 0;
+    // A hub that started before and has no stream open has read nothing since: its position is stale.
+    const idle = this.subscribers.size === 0 && this.starting !== undefined;
     this.subscribers.add(subscriber);
     // A failed start (database outage) is forgotten, so the next stream tries again instead of
     // inheriting the rejection until the process restarts.
@@ -91,7 +92,7 @@ export class StreamHub {
       throw error;
     });
     await this.starting;
-    // With no stream open the hub reads nothing, so its position is stale: live starts at the watermark.
+    // Live then starts at the watermark (a first start has just read it).
     if (idle && this.lastId !== undefined) {
       const now = (await this.events.horizon()) - 1n;
       if (now > this.lastId) this.lastId = now;
