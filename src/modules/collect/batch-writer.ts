@@ -176,7 +176,7 @@ export class BatchWriter {
     );
     const started = performance.now();
     try {
-      const { inserted, maxId } = await this.repository.writeBatch(unique, toTouch);
+      const { skipped, maxId } = await this.repository.writeBatch(unique, toTouch);
       this.metrics?.batchEvents.observe(count);
       this.metrics?.batchCommitDuration.observe({ result: 'committed' }, (performance.now() - started) / 1000);
       if (maxId > 0n) this.bus.committed(maxId);
@@ -188,7 +188,7 @@ export class BatchWriter {
         let duplicates = 0;
         for (const row of pending.rows) {
           const key = eventKey(row.tagId, row.eventId);
-          if (inserted.has(key) && !claimed.has(key)) claimed.add(key);
+          if (!skipped.has(key) && !claimed.has(key)) claimed.add(key);
           else duplicates++;
         }
         pending.resolve({ accepted: pending.rows.length, duplicates });

@@ -36,6 +36,14 @@ export interface EventRecord {
   deviceOs: string | null;
 }
 
+/** What a batch write did: the keys it found already stored (replays), and the highest id it gave. */
+export interface BatchWritten {
+  /** `eventKey(tagId, eventId)` of each row not written because its key was claimed before. */
+  skipped: Set<string>;
+  /** 0 when nothing was written. */
+  maxId: bigint;
+}
+
 /** Ignored events of one tag for one reason since the last flush. */
 export interface IgnoredCount {
   tagId: string;
@@ -99,7 +107,7 @@ export class CollectRepository {
    * (`event_id_base` + transaction id << 20 + ordinal; src/db/schema/events.ts), which is what
    * lets a stream take only the rows no earlier transaction can still add to.
    */
-  async writeBatch(rows: EventRecord[], touch: string[]): Promise<{ inserted: Set<string>; maxId: bigint }> {
+  async writeBatch(rows: EventRecord[], touch: string[]): Promise<BatchWritten> {
     // The ordinal is the low 20 bits of an id.
     if (rows.length >= MAX_ROWS_PER_STATEMENT) throw new Error(`at most ${MAX_ROWS_PER_STATEMENT - 1} events a statement`);
     const column = <T>(pick: (row: EventRecord) => T) => rows.map(pick);
@@ -124,10 +132,9 @@ export class CollectRepository {
       column((r) => r.deviceOs),
       ...(touch.length > 0 ? [touch] : []),
     ];
-    const inserted = await this.run<{ id: string; tag_id: string; event_id: string }>(writeStatement(touch.length > 0), params);
-    let maxId = 0n;
-    for (const row of inserted) if (BigInt(row.id) > maxId) maxId = BigInt(row.id);
-    return { inserted: new Set(inserted.map((row) => key(row.tag_id, row.event_id))), maxId };
+    // One row back whatever the batch's size: the keys already stored (usually none) and the highest id.
+    const [written] = await this.run<{ max_id: string | null; skipped: string[] }>(writeStatement(touch.length > 0), params);
+    return { skipped: new Set(written?.skipped ?? []), maxId: BigInt(written?.max_id ?? 0) };
   }
 
   /**
@@ -145,7 +152,7 @@ export class CollectRepository {
   }
 
   /** Events as the collector writes them, for tests and tools that load data directly. */
-  async insertEvents(rows: EventRecord[]): Promise<{ inserted: Set<string>; maxId: bigint }> {
+  async insertEvents(rows: EventRecord[]): Promise<BatchWritten> {
     return this.writeBatch(rows, []);
   }
 
@@ -187,9 +194,11 @@ function writeStatement(touch: boolean): NamedStatement {
                u.type, u.timestamp, u.received_at, u.url, u.referrer, u.title, u.visitor_id, u.session_id, u.value, u.currency,
                u.properties, u.device_type, u.device_browser, u.device_os
         from u join claimed c on c.tag_id = u.tag_id and c.event_id = u.event_id cross join event_id_base b
-        returning id, tag_id, event_id
+        returning id
       )${touchTags}
-      select id::text, tag_id, event_id from ins`,
+      select (select max(id) from ins)::text as max_id,
+             array(select u.tag_id || '/' || u.event_id from u
+                   where not exists (select 1 from claimed c where c.tag_id = u.tag_id and c.event_id = u.event_id)) as skipped`,
   };
 }
 

@@ -35,6 +35,8 @@ export class InProcessEventBus implements EventBus {
 }
 
 export const CHANNEL = 'marktag_events';
+/** The shortest time between two NOTIFYs of one process: what other processes' streams may lag by. */
+export const DEFAULT_NOTIFY_INTERVAL_MS = 20;
 
 /** Sends one NOTIFY on the database channel (a statement of its own, through the pool). */
 export type Notify = (payload: string) => Promise<void>;
@@ -48,8 +50,11 @@ export type Notify = (payload: string) => Promise<void>;
  * transactions that notify (one lock for the whole server, held through the commit's WAL flush),
  * which would undo group commit across batches and processes. It is sent just after the commit,
  * in a statement of its own that writes nothing (so it waits for no WAL flush), at most one at a
- * time, the latest id carried by the next: listeners only need the highest. This process's own
- * listeners hear at once. A NOTIFY lost to a crash or an outage is covered by the hub's poll.
+ * time and one every `minIntervalMs`, the latest id carried by the next: listeners only need the
+ * highest. Under load that is one NOTIFY for many commits rather than one each: a statement to
+ * the database is a round trip that wakes its backend, and half the collector's statements were
+ * these. Other processes' streams hear at most that much later; this process's own listeners hear
+ * at once. A NOTIFY lost to a crash or an outage is covered by the hub's poll.
  */
 export class PostgresEventBus implements EventBus {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
@@ -60,11 +65,13 @@ export class PostgresEventBus implements EventBus {
 
   private sending = false;
   private unsent = 0n;
+  private lastSentAt = 0;
 
   constructor(
     private readonly connectionString: string,
     private readonly log: FastifyBaseLogger,
     private readonly notify: Notify,
+    private readonly minIntervalMs = DEFAULT_NOTIFY_INTERVAL_MS,
   ) {}
 
   committed(maxId: bigint): void {
@@ -77,6 +84,11 @@ export class PostgresEventBus implements EventBus {
     this.sending = true;
     try {
       while (this.unsent > 0n && !this.closed) {
+        const wait = this.lastSentAt + this.minIntervalMs - Date.now();
+        // Commits meanwhile raise `unsent`: the one NOTIFY after the wait carries them all.
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait).unref());
+        if (this.closed) break;
+        this.lastSentAt = Date.now();
         const maxId = this.unsent;
         this.unsent = 0n;
         await this.notify(maxId.toString()).catch((error: unknown) => this.log.debug({ err: error }, 'event notification not sent; the poll covers it'));
