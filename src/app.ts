@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/client.js';
 import { registerErrorHandling, RETRY_AFTER_SECONDS, sendError } from './errors.js';
 import { loggerOptions } from './logger.js';
+import { lazyChildLogger } from './lib/lazy-child-logger.js';
 import { AdminService } from './modules/admin/service.js';
 import { PartnersRepository } from './modules/admin/repository.js';
 import { adminRoutes } from './modules/admin/routes.js';
@@ -118,6 +119,8 @@ function httpInstance(config: Config, logging: Logging, metrics: Metrics, listen
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : `req_${randomHex128()}`;
     },
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // A request's pino child only when it logs: most collector requests log nothing.
+    childLoggerFactory: lazyChildLogger,
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     // A client has 30 s to send a whole request (slow-body attacks); responses, streams included, are not bounded by it.

@@ -53,6 +53,12 @@ const collect = (target: App, tagId: string) =>
     payload: { tagId, events: [{ type: 'page_view', url: 'https://l.test/' }] },
   });
 
+/** The collector's windows are aligned to the minute: a test that counts in one starts well inside it. */
+async function awayFromWindowEdge(): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left + 50));
+}
+
 function redisAnswers(): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     const socket = new Socket();
@@ -143,12 +149,19 @@ describe('rate limits', () => {
     const limited = await app({ MARKTAG_COLLECT_RATE_LIMIT: '3' });
     const busy = await liveTag(limited);
     const quiet = await liveTag(limited);
-    const codes = [];
-    for (let i = 0; i < 4; i++) codes.push((await collect(limited, busy)).statusCode);
-    expect(codes).toEqual([202, 202, 202, 429]);
+    await awayFromWindowEdge();
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await collect(limited, busy));
+    expect(answers.map((answer) => answer.statusCode)).toEqual([202, 202, 202, 429]);
+    expect(answers.map((answer) => answer.headers['x-ratelimit-remaining'])).toEqual(['2', '1', '0', '0']);
+    expect(answers[0]?.headers['x-ratelimit-limit']).toBe('3');
+    const reset = Number(answers[0]?.headers['x-ratelimit-reset']);
+    expect(reset).toBeGreaterThan(0);
+    expect(reset).toBeLessThanOrEqual(60);
     const refused = await collect(limited, busy);
     expect(errorOf(refused).code).toBe('RATE_LIMITED');
-    expect(refused.headers['retry-after']).toBeDefined();
+    expect(errorOf(refused).message).toMatch(/^Rate limit exceeded: retry in \d+ seconds$/);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     expect((await collect(limited, quiet)).statusCode).toBe(202);
     for (let i = 0; i < 5; i++) expect((await limited.inject({ method: 'GET', url: '/mtag.js' })).statusCode).toBe(200);
   });
@@ -165,6 +178,34 @@ describe('rate limits', () => {
     const codes = [];
     for (let i = 0; i < 6; i++) codes.push((await (i % 2 === 0 ? first : second).inject({ method: 'GET', url: '/v1/partners/me', headers: bearer(token) })).statusCode);
     expect(codes).toEqual([200, 200, 200, 200, 429, 429]);
+  });
+});
+
+describe('the collector limit across processes', () => {
+  it('is shared through Redis: each process sends its counts every 100 ms and reads back the total', async () => {
+    if (!(await redisAnswers())) {
+      if (process.env.CI) throw new Error('CI expects Redis on 127.0.0.1:6379');
+      return;
+    }
+    const env = { MARKTAG_COLLECT_RATE_LIMIT: '4', REDIS_URL: 'redis://127.0.0.1:6379' };
+    const first = await app(env);
+    const second = await app(env);
+    const tagId = await liveTag(first);
+    await awayFromWindowEdge();
+    const synced = () => new Promise((resolve) => setTimeout(resolve, 350));
+    const codes: number[] = [];
+    for (let i = 0; i < 3; i++) codes.push((await collect(first, tagId)).statusCode);
+    await synced();
+    codes.push((await collect(second, tagId)).statusCode);
+    await synced();
+    // The second has sent its hit and read back 4: over the limit from now on.
+    codes.push((await collect(second, tagId)).statusCode);
+    await synced();
+    // The first learns the total when it sends its next hit (the price of no round trip per request).
+    codes.push((await collect(first, tagId)).statusCode);
+    await synced();
+    codes.push((await collect(first, tagId)).statusCode);
+    expect(codes).toEqual([202, 202, 202, 202, 429, 202, 429]);
   });
 });
 

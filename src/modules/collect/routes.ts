@@ -144,7 +144,7 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
       // The busiest route: no access line per request (faults are still logged).
       logLevel: 'warn',
       // Per-tag quota (defaults from limitPerTag, when it is registered); the body types named in a 415 (sendBeacon sends text/plain).
-      config: { internalErrorCode: 'SERVICE_UNAVAILABLE', rateLimit: {}, accepts: ['application/json', 'text/plain'] },
+      config: { internalErrorCode: 'SERVICE_UNAVAILABLE', limitPerTag: true, accepts: ['application/json', 'text/plain'] },
       schema: {
         tags,
         security: [],
