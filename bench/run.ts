@@ -13,6 +13,7 @@ import pg from 'pg';
 import { eventsApiLatency } from './events-api.js';
 import { fanout } from './fanout.js';
 import { copyEvents, type Owner } from './lib/copy.js';
+import { cpuCost } from './lib/cpu.js';
 import { batchBody, hammer, type LoadResult } from './lib/load.js';
 import { peakRssMb, ROOT, startBaseline, startMarktag, type Server } from './lib/processes.js';
 import { ADMIN_TOKEN, freshDatabase, tenant, type Tenant } from './lib/setup.js';
@@ -47,6 +48,8 @@ interface Figure {
   detail: string;
 }
 const figures: Figure[] = [];
+/** The offered rate of the cost figure: well below what the collector sustains, so nothing queues. */
+const COST_RATE = 2_000;
 
 function report(figure: Figure): void {
   figures.push(figure);
@@ -218,6 +221,28 @@ async function scale(env: Record<string, string>, databaseUrl: string, running: 
   report({ name: 'scale 4. key bytes an event', value: perEvent(sizes.keysBytes), unit: 'B', detail: `${mb(sizes.keysBytes)} of event_keys (${fmt(sizes.keys)} keys of the 7-day window) for ${of}` });
 }
 
+/**
+ * Figure 1b: the CPU one collected event costs, server and database, at a fixed rate, against the
+ * bare baseline's at the same rate. Throughput under closed-loop load (figure 1) swings by a
+ * factor of two with what else the machine runs; this moves little, so it is the figure that
+ * shows a change in the work done per request.
+ */
+async function costFigure(server: Server, collectorTenant: Tenant, running: Server[]): Promise<void> {
+  const tagIds = collectorTenant.merchants.map((m) => m.tagId);
+  const seconds = Math.max(3, SECONDS - 2);
+  const baseline = await startBaseline();
+  running.push(baseline);
+  const bare = await cpuCost(baseline.url, baseline.child.pid ?? 0, { rate: COST_RATE, seconds, body: () => batchBody(['00000000-0000-4000-8000-000000000000'], 1) });
+  await baseline.stop();
+  const marktag = await cpuCost(`${server.url}/v1/collect`, server.child.pid ?? 0, { rate: COST_RATE, seconds, body: () => batchBody(tagIds, 1) });
+  report({
+    name: `1b. collector CPU a request at ${fmt(COST_RATE)} req/s, 1 event a request`,
+    value: marktag.serverUs + marktag.databaseUs,
+    unit: 'µs',
+    detail: `server ${marktag.serverUs.toFixed(0)} µs + PostgreSQL ${marktag.databaseUs.toFixed(0)} µs, bare node:http ${bare.serverUs.toFixed(0)} µs; ${fmt(marktag.requestsPerSecond)} req/s served, p99 ${marktag.p99} ms, non-2xx ${marktag.non2xx}`,
+  });
+}
+
 /** The figures of `npm run bench [-- --quick]`. */
 async function standard(env: Record<string, string>, databaseUrl: string, dataDir: string, running: Server[]): Promise<void> {
   console.log(`MarkTag benchmarks${quick ? ' (quick)' : ''}: ${SECONDS} s loads, ${CONNECTIONS} connections, ${fmt(API_EVENTS)} events for the API figures`);
@@ -229,6 +254,7 @@ async function standard(env: Record<string, string>, databaseUrl: string, dataDi
   const collectorTenant = await tenant(server, 10);
   const collector = await collectorFigures(server, databaseUrl, collectorTenant, bare);
   const rss = collector.rss;
+  await costFigure(server, collectorTenant, running);
   report({ name: '5. server memory during 1 and 2', value: rss, unit: 'MB', target: '≤ 300 MB peak RSS', pass: rss <= 300, detail: 'VmHWM of the server process' });
 
   // 3: the Events API over a loaded table.
