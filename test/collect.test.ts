@@ -522,7 +522,7 @@ describe('durability', () => {
 
 describe('natural batching', () => {
   /** A batch writer on the test database whose inserts wait until the test releases them, one by one. */
-  function heldWriter(maxInFlight: number) {
+  function heldWriter(maxInFlight: number, minParallelBatch = 1) {
     const flushes: { events: number; release: () => void }[] = [];
     const database = withFault(ctx.database, {
       kind: 'batch-write-held',
@@ -531,6 +531,7 @@ describe('natural batching', () => {
     const writer = new BatchWriter(new CollectRepository(database.db, database.run), ctx.app.log, new InProcessEventBus(), {
       ...DEFAULT_BATCH_OPTIONS,
       maxInFlight,
+      minParallelBatch,
     });
     return { writer, flushes, sizes: () => flushes.map((flush) => flush.events) };
   }
@@ -602,6 +603,39 @@ describe('natural batching', () => {
     expect(writer.stats.flushes).toBe(3);
     await writer.close();
     expect(await stored(tag.tagId)).toHaveLength(12);
+  });
+
+  it('starts a flush beside one in flight only once minParallelBatch events wait for it', async () => {
+    const tag = await liveTag();
+    const { writer, flushes, sizes } = heldWriter(2, 6);
+    const first = writer.write([row(tag)]);
+    await endOfTurn();
+    // One in flight: small writes wait for its commit rather than pay a statement of their own.
+    const small = [writer.write([row(tag)]), writer.write([row(tag), row(tag)])];
+    await endOfTurn();
+    expect(sizes()).toEqual([1]);
+    // Six waiting: worth a second statement now.
+    const large = writer.write([row(tag), row(tag), row(tag)]);
+    await endOfTurn();
+    expect(sizes()).toEqual([1, 6]);
+    // Both slots busy: what comes now waits for a commit, whatever its size.
+    const later = writer.write(Array.from({ length: 8 }, () => row(tag)));
+    await endOfTurn();
+    expect(sizes()).toEqual([1, 6]);
+    flushes[0]?.release();
+    await first;
+    await endOfTurn();
+    expect(sizes()).toEqual([1, 6, 8]);
+    flushes[1]?.release();
+    flushes[2]?.release();
+    expect(await Promise.all([...small, large, later])).toEqual([
+      { accepted: 1, duplicates: 0 },
+      { accepted: 2, duplicates: 0 },
+      { accepted: 3, duplicates: 0 },
+      { accepted: 8, duplicates: 0 },
+    ]);
+    await writer.close();
+    expect(await stored(tag.tagId)).toHaveLength(15);
   });
 });
 

@@ -28,6 +28,12 @@ export interface BatchWriterOptions {
    * holds one pool connection while it runs.
    */
   maxInFlight: number;
+  /**
+   * Events waiting before a flush starts beside one in flight. A statement costs the database about
+   * as much as a few dozen of the events in it, so small flushes side by side are dearer than one
+   * that waits a commit and takes them all; parallel flushes pay when the backlog is large.
+   */
+  minParallelBatch: number;
 }
 
 export const DEFAULT_BATCH_OPTIONS: BatchWriterOptions = {
@@ -36,6 +42,7 @@ export const DEFAULT_BATCH_OPTIONS: BatchWriterOptions = {
   maxQueuedBytes: 32 * 1024 * 1024,
   touchIntervalMs: 60_000,
   maxInFlight: 2,
+  minParallelBatch: 100,
 };
 
 interface Pending {
@@ -57,9 +64,9 @@ export const RETRY_AFTER_WRITE_FAILURE_SECONDS = '2';
  * unstored.
  *
  * Batching is natural, with no timer: a write is flushed as soon as the I/O turn that brought it
- * is over (so the requests parsed in that turn go together) when fewer than `maxInFlight` flushes
- * are in flight; otherwise it waits, and the next flush takes everything waiting the moment one
- * commits. Under light load a request is written alone at once; under heavy load batches grow
+ * is over (so the requests parsed in that turn go together) when no flush is in flight, or fewer
+ * than `maxInFlight` are and `minParallelBatch` events wait; otherwise it waits, and the next
+ * flush takes everything waiting the moment one commits. Under light load a request is written alone at once; under heavy load batches grow
  * by themselves with the time a commit takes.
  */
 export class BatchWriter {
@@ -119,7 +126,7 @@ export class BatchWriter {
 
   /** A flush at the end of this I/O turn, unless one is due already or every slot is busy (then the next commit takes the queue). */
   private schedule(): void {
-    if (this.scheduled || this.flushing.size >= this.options.maxInFlight) return;
+    if (this.scheduled || !this.slotFree()) return;
     this.scheduled = true;
     setImmediate(this.kickScheduled);
   }
@@ -131,7 +138,7 @@ export class BatchWriter {
 
   /** Starts flushes while events wait and slots are free: each takes what waits, up to maxBatch. */
   private kick(): void {
-    while (this.queue.length > 0 && this.flushing.size < this.options.maxInFlight) {
+    while (this.queue.length > 0 && this.slotFree()) {
       const flush: Promise<void> = this.flush().finally(() => {
         this.flushing.delete(flush);
         // What gathered while this one was committing goes now: natural batching.
@@ -139,6 +146,12 @@ export class BatchWriter {
       });
       this.flushing.add(flush);
     }
+  }
+
+  /** A flush may start now: none is in flight, or another is allowed and enough events wait for it. */
+  private slotFree(): boolean {
+    const inFlight = this.flushing.size;
+    return inFlight === 0 || (inFlight < this.options.maxInFlight && this.waiting >= this.options.minParallelBatch);
   }
 
   private takeBatch(): Pending[] {
