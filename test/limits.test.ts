@@ -1,4 +1,3 @@
-import { Socket } from 'node:net';
 import type { Table } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
@@ -8,6 +7,7 @@ import { generateToken } from '../src/modules/tokens/token-format.js';
 import { testDatabase } from './helpers/database.js';
 import { ADMIN_TOKEN, bearer, createTestApp, errorOf, type TestContext } from './helpers/app.js';
 import { createLiveTag, createPartner } from './helpers/factories.js';
+import { redisForTest, TEST_REDIS_URL } from './helpers/redis.js';
 
 const UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 const apps: TestContext[] = [];
@@ -57,19 +57,6 @@ const collect = (target: App, tagId: string) =>
 async function awayFromWindowEdge(): Promise<void> {
   const left = 60_000 - (Date.now() % 60_000);
   if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left + 50));
-}
-
-function redisAnswers(): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    const socket = new Socket();
-    const done = (answer: boolean) => {
-      socket.destroy();
-      resolve(answer);
-    };
-    socket.setTimeout(300);
-    socket.once('connect', () => done(true)).once('error', () => done(false)).once('timeout', () => done(false));
-    socket.connect(6379, '127.0.0.1');
-  });
 }
 
 describe('rate limits', () => {
@@ -167,11 +154,8 @@ describe('rate limits', () => {
   });
 
   it('holds across processes through Redis when REDIS_URL is set', async () => {
-    if (!(await redisAnswers())) {
-      if (process.env.CI) throw new Error('CI expects Redis on 127.0.0.1:6379');
-      return;
-    }
-    const env = { MARKTAG_API_RATE_LIMIT: '4', REDIS_URL: 'redis://127.0.0.1:6379' };
+    if (!(await redisForTest())) return;
+    const env = { MARKTAG_API_RATE_LIMIT: '4', REDIS_URL: TEST_REDIS_URL };
     const first = await app(env);
     const second = await app(env);
     const { token } = await createPartner(first);
@@ -183,11 +167,8 @@ describe('rate limits', () => {
 
 describe('the collector limit across processes', () => {
   it('is shared through Redis: each process sends its counts every 100 ms and reads back the total', async () => {
-    if (!(await redisAnswers())) {
-      if (process.env.CI) throw new Error('CI expects Redis on 127.0.0.1:6379');
-      return;
-    }
-    const env = { MARKTAG_COLLECT_RATE_LIMIT: '4', REDIS_URL: 'redis://127.0.0.1:6379' };
+    if (!(await redisForTest())) return;
+    const env = { MARKTAG_COLLECT_RATE_LIMIT: '4', REDIS_URL: TEST_REDIS_URL };
     const first = await app(env);
     const second = await app(env);
     const tagId = await liveTag(first);

@@ -1,21 +1,8 @@
-import { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WindowCounter } from '../src/lib/window-counter.js';
-
-function redisAnswers(): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    const socket = new Socket();
-    const done = (answer: boolean) => {
-      socket.destroy();
-      resolve(answer);
-    };
-    socket.setTimeout(300);
-    socket.once('connect', () => done(true)).once('error', () => done(false)).once('timeout', () => done(false));
-    socket.connect(6379, '127.0.0.1');
-  });
-}
+import { redisForTest, TEST_REDIS_URL } from './helpers/redis.js';
 
 const clients: Redis[] = [];
 afterAll(async () => {
@@ -34,13 +21,10 @@ describe('WindowCounter', () => {
   });
 
   it('shares counts between processes through Redis, without a round trip per hit', async () => {
-    if (!(await redisAnswers())) {
-      if (process.env.CI) throw new Error('CI expects Redis on 127.0.0.1:6379');
-      return;
-    }
+    if (!(await redisForTest())) return;
     const nameSpace = `marktag-test-${randomUUID()}-`;
     const connect = async () => {
-      const client = new Redis('redis://127.0.0.1:6379', { lazyConnect: true });
+      const client = new Redis(TEST_REDIS_URL, { lazyConnect: true });
       clients.push(client);
       await client.connect();
       return client;
