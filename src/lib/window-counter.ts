@@ -79,25 +79,25 @@ export class WindowCounter {
     this.roll(Date.now());
     const window = this.window;
     const entries = this.entries;
-    const sent: [string, Entry, number][] = [];
-    for (const [key, entry] of entries) if (entry.unsent > 0) sent.push([key, entry, entry.unsent]);
-    if (sent.length === 0) return;
-    this.syncing = true;
     const pipeline = redis.pipeline();
     const ttlMs = this.options.windowMs * 2;
-    for (const [key, , hits] of sent) {
+    const sent: Entry[] = [];
+    for (const [key, entry] of entries) {
+      if (entry.unsent === 0) continue;
       const shared = `${this.options.nameSpace}${window}:${key}`;
-      pipeline.incrby(shared, hits).pexpire(shared, ttlMs);
+      pipeline.incrby(shared, entry.unsent).pexpire(shared, ttlMs);
+      // Counted as sent now: should the sync fail, they still count here (fail open, not forgotten).
+      entry.shared += entry.unsent;
+      entry.unsent = 0;
+      sent.push(entry);
     }
-    for (const [, entry, hits] of sent) {
-      entry.unsent -= hits;
-      entry.shared += hits;
-    }
+    if (sent.length === 0) return;
+    this.syncing = true;
     try {
       const results = (await pipeline.exec()) ?? [];
       // A window that ended meanwhile is gone; its totals mean nothing now.
       if (this.window !== window || this.entries !== entries) return;
-      sent.forEach(([, entry], index) => {
+      sent.forEach((entry, index) => {
         const [error, total] = results[index * 2] ?? [];
         if (!error && typeof total === 'number') entry.shared = Math.max(entry.shared, total);
       });

@@ -45,8 +45,8 @@ declare module 'fastify' {
 /**
  * Per tag on the collector: one misbehaving site cannot take the collector from the others.
  * Counted by a WindowCounter (a map look-up; shared through Redis every 100 ms) rather than
- * @fastify/rate-limit, whose promise, hooks and store round trip per request cost this busiest
- * path more than the whole rest of its rules. Same answers: `x-ratelimit-*` on every counted
+ * @fastify/rate-limit, which costs this busiest path a promise, its hooks and a store call (a
+ * Redis round trip when shared) per request. Same answers: `x-ratelimit-*` on every counted
  * request, 429 RATE_LIMITED with Retry-After beyond the limit.
  */
 export async function limitPerTag(scope: FastifyInstance, { perMinute, redis }: LimitOptions): Promise<void> {

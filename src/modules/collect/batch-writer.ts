@@ -66,8 +66,8 @@ export const RETRY_AFTER_WRITE_FAILURE_SECONDS = '2';
  * Batching is natural, with no timer: a write is flushed as soon as the I/O turn that brought it
  * is over (so the requests parsed in that turn go together) when no flush is in flight, or fewer
  * than `maxInFlight` are and `minParallelBatch` events wait; otherwise it waits, and the next
- * flush takes everything waiting the moment one commits. Under light load a request is written alone at once; under heavy load batches grow
- * by themselves with the time a commit takes.
+ * flush takes everything waiting the moment one commits. Under light load a request is written
+ * alone at once; under heavy load batches grow by themselves with the time a commit takes.
  */
 export class BatchWriter {
   private queue: Pending[] = [];
@@ -124,7 +124,7 @@ export class BatchWriter {
     }
   }
 
-  /** A flush at the end of this I/O turn, unless one is due already or every slot is busy (then the next commit takes the queue). */
+  /** A flush at the end of this I/O turn, unless one is due already or no slot is free (then the next commit takes the queue). */
   private schedule(): void {
     if (this.scheduled || !this.slotFree()) return;
     this.scheduled = true;

@@ -196,6 +196,7 @@ function writeStatement(touch: boolean): NamedStatement {
         from u join claimed c on c.tag_id = u.tag_id and c.event_id = u.event_id cross join event_id_base b
         returning id
       )${touchTags}
+      -- skipped: in eventKey's shape (tag id / event id), for the batch writer to match.
       select (select max(id) from ins)::text as max_id,
              array(select u.tag_id || '/' || u.event_id from u
                    where not exists (select 1 from claimed c where c.tag_id = u.tag_id and c.event_id = u.event_id)) as skipped`,
