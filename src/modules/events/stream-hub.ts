@@ -53,6 +53,7 @@ export class StreamHub {
   private unsubscribe: (() => void) | undefined;
   private poll: NodeJS.Timeout | undefined;
   private starting: Promise<void> | undefined;
+  private resuming: Promise<void> | undefined;
   /** The highest id announced by the bus (a reconnect's -1n raises nothing: it only wakes the hub). */
   private announced = 0n;
   private retry: NodeJS.Timeout | undefined;
@@ -80,7 +81,11 @@ export class StreamHub {
     return this.openStreams(partnerId) < this.options.maxStreamsPerPartner;
   }
 
-  /** Adds a stream; live events after the returned id will reach it. */
+  /**
+   * Adds a stream; live events after the returned id will reach it, and every event up to it is
+   * below a watermark read before this returns (so a replay whose watermark is read afterwards
+   * covers them).
+   */
   async add(subscriber: StreamSubscriber): Promise<bigint> {
     // A hub that started before and has no stream open has read nothing since: its position is stale.
     const idle = this.subscribers.size === 0 && this.starting !== undefined;
@@ -92,12 +97,18 @@ export class StreamHub {
       throw error;
     });
     await this.starting;
-    // Live then starts at the watermark (a first start has just read it).
-    if (idle && this.lastId !== undefined) {
-      const now = (await this.events.horizon()) - 1n;
-      if (now > this.lastId) this.lastId = now;
-    }
+    // Every stream added while the position is brought forward waits for it, not only the one
+    // that found the hub idle: one returned the stale position meanwhile could read its replay's
+    // watermark before the one the hub jumps to, and lose the events in between.
+    if (idle) this.resuming ??= this.resume().finally(() => (this.resuming = undefined));
+    if (this.resuming) await this.resuming;
     return this.lastId ?? 0n;
+  }
+
+  /** Live starts again at the watermark (a first start has just read it). */
+  private async resume(): Promise<void> {
+    const now = (await this.events.horizon()) - 1n;
+    if (this.lastId !== undefined && now > this.lastId) this.lastId = now;
   }
 
   remove(subscriber: StreamSubscriber): void {
