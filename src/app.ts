@@ -1,11 +1,12 @@
 import { randomFillSync } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Redis } from 'ioredis';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import type { DatabaseHandle } from './db/client.js';
 import { registerErrorHandling, RETRY_AFTER_SECONDS, sendError } from './errors.js';
 import { loggerOptions } from './logger.js';
+import { AccessLogController } from './lib/access-log.js';
 import { lazyChildLogger } from './lib/lazy-child-logger.js';
 import { AdminService } from './modules/admin/service.js';
 import { PartnersRepository } from './modules/admin/repository.js';
@@ -118,7 +119,7 @@ function httpInstance(config: Config, logging: Logging, metrics: Metrics, listen
       const incoming = request.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : `req_${randomHex128()}`;
     },
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    logController: new AccessLogController({ requestIdLogLabel: 'requestId' }),
     // A request's pino child only when it logs: most collector requests log nothing.
     childLoggerFactory: lazyChildLogger,
     bodyLimit: config.bodyLimitBytes,

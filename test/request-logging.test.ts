@@ -15,6 +15,7 @@ interface Line {
   msg?: string;
   requestId?: string;
   listener?: string;
+  responseTime?: number;
 }
 
 function capture() {
@@ -77,7 +78,11 @@ describe('request loggers, made only when used', () => {
     const { token } = await createPartner(ctx.app);
     const me = await ctx.app.inject({ method: 'GET', url: '/v1/partners/me', headers: bearer(token) });
     const meId = String(me.headers['x-request-id']);
-    expect(lines.filter((line) => line.requestId === meId).map((line) => line.msg)).toEqual(['incoming request', 'request completed']);
+    // One access line a request, with what it asked, how it ended and how long it took.
+    const access = lines.filter((line) => line.requestId === meId);
+    expect(access.map((line) => line.msg)).toEqual(['request completed']);
+    expect(access[0]).toMatchObject({ req: { method: 'GET', url: '/v1/partners/me', route: '/v1/partners/me' }, res: { statusCode: 200 } });
+    expect(access[0]?.responseTime).toBeTypeOf('number');
 
     const { tagId } = await createLiveTag(ctx.app);
     const collect = (target: TestContext) =>
