@@ -33,7 +33,8 @@ export class AuthFailureGuard {
 
   /** Seconds the address must wait before it may fail again, or 0 when it is not refused. */
   retryAfterSeconds(address: string, now = Date.now()): number {
-    if (this.options.limit <= 0) return 0;
+    // Nobody has failed lately (the usual case): no keyed hash to compute, on every authenticated request.
+    if (this.options.limit <= 0 || this.windows.size === 0) return 0;
     const window = this.windows.get(this.keyOf(address));
     if (!window || window.endsAt <= now || window.failures < this.options.limit) return 0;
     return Math.max(1, Math.ceil((window.endsAt - now) / 1000));

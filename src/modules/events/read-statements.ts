@@ -14,8 +14,14 @@ import type { EventFilters, Position } from './repository.js';
  * about a page too. Values go in as parameters: a shape never holds one.
  */
 
-/** Every column of an event, with the 64-bit and decimal ones as text so that both engines give the same JavaScript values. */
-const COLUMNS = `e.id::text as id, e.event_id, e.tag_id, e.merchant_id, e.partner_id, e.type, e.timestamp, e.received_at,
+/**
+ * Every column of an event, with the 64-bit and decimal ones as text so that both engines give the
+ * same JavaScript values, and times as epoch milliseconds: parsing PostgreSQL's timestamp text was
+ * the biggest single cost of mapping a page (0.2 ms for 100 events). A Date holds milliseconds, so
+ * nothing is lost; a float8 of a microsecond time never rounds up to the next millisecond.
+ */
+const COLUMNS = `e.id::text as id, e.event_id, e.tag_id, e.merchant_id, e.partner_id, e.type,
+  (extract(epoch from e.timestamp) * 1000)::float8 as timestamp_ms, (extract(epoch from e.received_at) * 1000)::float8 as received_ms,
   e.url, e.referrer, e.title, e.visitor_id, e.session_id, e.value::text as value, e.currency, e.properties,
   e.device_type, e.device_browser, e.device_os`;
 
@@ -27,8 +33,8 @@ export interface RawEventRow {
   merchant_id: string;
   partner_id: string;
   type: string;
-  timestamp: Date;
-  received_at: Date;
+  timestamp_ms: number;
+  received_ms: number;
   url: string;
   referrer: string | null;
   title: string | null;
@@ -50,8 +56,8 @@ export function toEventRow(raw: RawEventRow): EventRow {
     merchantId: raw.merchant_id,
     partnerId: raw.partner_id,
     type: raw.type,
-    timestamp: raw.timestamp,
-    receivedAt: raw.received_at,
+    timestamp: new Date(raw.timestamp_ms),
+    receivedAt: new Date(raw.received_ms),
     url: raw.url,
     referrer: raw.referrer,
     title: raw.title,
