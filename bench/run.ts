@@ -38,6 +38,8 @@ const SCALE_SAMPLES = 500;
 const SCALE_SUMMARY_SAMPLES = 5;
 /** A collector figure with 10M rows stored may be this much below the same figure on an empty table. */
 const SCALE_TOLERANCE = 0.15;
+/** Turns of the collector loads, alternating an empty database and the loaded one. */
+const SCALE_ROUNDS = 2;
 
 interface Figure {
   name: string;
@@ -139,8 +141,8 @@ async function bareBaseline(running: Server[]): Promise<LoadResult> {
 /**
  * `--scale`: figures 1 and 2 on an empty table, then 10,000,000 events loaded by COPY (1,000
  * merchants of 4 partners over 90 days, one of them with a tenth of the events in its last 30
- * days), figures 1 and 2 again as ratios against the empty table, the Events API for the big
- * merchant, and the bytes an event takes on disk.
+ * days), the collector loads again as ratios against an empty database measured in turn with the
+ * loaded one, the Events API for the big merchant, and the bytes an event takes on disk.
  */
 async function scale(env: Record<string, string>, databaseUrl: string, running: Server[]): Promise<void> {
   const bare = await bareBaseline(running);
@@ -148,7 +150,7 @@ async function scale(env: Record<string, string>, databaseUrl: string, running: 
   const server = await startMarktag(env);
   running.push(server);
   const collectorTenant = await tenant(server, 10);
-  const empty = await collectorFigures(server, databaseUrl, collectorTenant, bare, ', empty table');
+  await collectorFigures(server, databaseUrl, collectorTenant, bare, ', empty table');
 
   // The tenants, through the Partners API like every other figure's.
   const createStarted = performance.now();
@@ -178,25 +180,46 @@ async function scale(env: Record<string, string>, databaseUrl: string, running: 
   });
 
   const loaded = ` at ${fmt(await countEvents(databaseUrl))} events`;
-  const full = await collectorFigures(server, databaseUrl, collectorTenant, bare, loaded);
-  const target = `≥ ${(1 - SCALE_TOLERANCE).toFixed(2)}× the empty table's`;
-  const oneRatio = full.one.requestsPerSecond / empty.one.requestsPerSecond;
+  // Against an empty database on the same PostgreSQL, measured in turn with the loaded one: the
+  // machine's speed drifts over the minutes of the load (the same-run COPY baseline has moved by
+  // 2.6× between the two ends of it), and the figure is about the rows, not the drift.
+  const emptyServer = await startMarktag({ ...env, DATABASE_URL: await freshDatabase(databaseUrl, 'marktag_bench_empty') });
+  running.push(emptyServer);
+  const emptyTenant = await tenant(emptyServer, 10);
+  const turns = { empty: { one: 0, fifty: 0, p99: [] as number[] }, full: { one: 0, fifty: 0, p99: [] as number[] } };
+  let fullErrors = 0;
+  for (let round = 0; round < SCALE_ROUNDS; round++) {
+    for (const [which, target, owner] of [['empty', emptyServer, emptyTenant], ['full', server, collectorTenant]] as const) {
+      const tagIds = owner.merchants.map((m) => m.tagId);
+      const one = await hammer(`${target.url}/v1/collect`, { connections: CONNECTIONS, seconds: SECONDS, body: () => batchBody(tagIds, 1) });
+      const fifty = await hammer(`${target.url}/v1/collect`, { connections: CONNECTIONS, seconds: SECONDS, body: () => batchBody(tagIds, 50) });
+      turns[which].one += one.requestsPerSecond;
+      turns[which].fifty += fifty.requestsPerSecond * 50;
+      turns[which].p99.push(one.p99);
+      if (which === 'full') fullErrors += one.non2xx + one.errors + fifty.non2xx + fifty.errors;
+      console.log(`  ${which === 'empty' ? 'empty database' : `loaded${loaded}`}: ${fmt(one.requestsPerSecond)} events/s with 1 a request (p99 ${one.p99} ms), ${fmt(fifty.requestsPerSecond * 50)} with 50`);
+    }
+  }
+  await emptyServer.stop();
+  const target = `≥ ${(1 - SCALE_TOLERANCE).toFixed(2)}× an empty database's, measured in turn`;
+  const perRound = (total: number) => fmt(total / SCALE_ROUNDS);
+  const oneRatio = turns.full.one / turns.empty.one;
   report({
     name: `scale 1. collector, 1 event a request${loaded}`,
     value: oneRatio,
     unit: '×',
     target,
-    pass: oneRatio >= 1 - SCALE_TOLERANCE && full.one.non2xx === 0 && full.one.errors === 0,
-    detail: `${fmt(full.one.requestsPerSecond)} vs ${fmt(empty.one.requestsPerSecond)} events/s empty; p99 ${full.one.p99} vs ${empty.one.p99} ms; non-2xx ${full.one.non2xx}, errors ${full.one.errors}`,
+    pass: oneRatio >= 1 - SCALE_TOLERANCE && fullErrors === 0,
+    detail: `${perRound(turns.full.one)} vs ${perRound(turns.empty.one)} events/s empty, mean of ${SCALE_ROUNDS} turns each; p99 ${turns.full.p99.join('/')} vs ${turns.empty.p99.join('/')} ms; non-2xx and errors ${fullErrors}`,
   });
-  const fiftyRatio = full.batchEvents / empty.batchEvents;
+  const fiftyRatio = turns.full.fifty / turns.empty.fifty;
   report({
     name: `scale 2. collector, 50 events a request${loaded}`,
     value: fiftyRatio,
     unit: '×',
     target,
-    pass: fiftyRatio >= 1 - SCALE_TOLERANCE && full.fifty.non2xx === 0,
-    detail: `${fmt(full.batchEvents)} vs ${fmt(empty.batchEvents)} events/s empty; p99 ${full.fifty.p99} vs ${empty.fifty.p99} ms; raw COPY ${fmt(full.copyRate)} vs ${fmt(empty.copyRate)} rows/s; non-2xx ${full.fifty.non2xx}`,
+    pass: fiftyRatio >= 1 - SCALE_TOLERANCE && fullErrors === 0,
+    detail: `${perRound(turns.full.fifty)} vs ${perRound(turns.empty.fifty)} events/s empty, mean of ${SCALE_ROUNDS} turns each`,
   });
 
   const latency = await eventsApiLatency(server.url, bigTenant.token, [big.merchantId], SCALE_SAMPLES, { tagOf: () => big.tagId, summarySamples: SCALE_SUMMARY_SAMPLES });
