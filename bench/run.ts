@@ -15,7 +15,7 @@ import { fanout } from './fanout.js';
 import { copyEvents, type Owner } from './lib/copy.js';
 import { cpuCost } from './lib/cpu.js';
 import { batchBody, hammer, type LoadResult } from './lib/load.js';
-import { peakRssMb, ROOT, startBaseline, startMarktag, type Server } from './lib/processes.js';
+import { peakRssMb, ROOT, startBaseline, startMarktag, startProcess, type Server } from './lib/processes.js';
 import { ADMIN_TOKEN, freshDatabase, tenant, type Tenant } from './lib/setup.js';
 import { storageSizes } from './lib/sizes.js';
 
@@ -245,6 +245,34 @@ async function scale(env: Record<string, string>, databaseUrl: string, running: 
 }
 
 /**
+ * Figure 1c: the floor under figure 1, on the same database right after it. A minimal
+ * batch-committing server (bench/floor-server.mjs: none of MarkTag's request pipeline) writing to
+ * one table with one unique index, then the same server writing through MarkTag's own storage (its
+ * write statement, the partitioned table's 8 indexes, the deduplication keys). The first is how
+ * far this machine goes at all; the second, what the storage alone leaves for the pipeline.
+ */
+async function floorFigures(databaseUrl: string, collectorTenant: Tenant, bare: LoadResult, marktag: LoadResult, running: Server[]): Promise<void> {
+  const tagIds = collectorTenant.merchants.map((m) => m.tagId);
+  for (const [storage, label] of [
+    ['simple', 'one table, one unique index'],
+    ['marktag', "MarkTag's storage (8 indexes, deduplication keys)"],
+  ] as const) {
+    const floor = await startProcess(process.execPath, ['bench/floor-server.mjs'], { DATABASE_URL: databaseUrl, FLOOR_STORAGE: storage }, /listening on (http:\/\/\S+)/);
+    running.push(floor);
+    await hammer(`${floor.url}/v1/collect`, { connections: 10, seconds: 1, body: () => batchBody(tagIds, 1) });
+    const result = await hammer(`${floor.url}/v1/collect`, { connections: CONNECTIONS, seconds: SECONDS, body: () => batchBody(tagIds, 1) });
+    await floor.stop();
+    const ofFloor = storage === 'marktag' ? `; MarkTag's figure 1 is ${(marktag.requestsPerSecond / result.requestsPerSecond).toFixed(2)}× this` : '';
+    report({
+      name: `1c. floor: a minimal server, ${label}`,
+      value: result.requestsPerSecond / bare.requestsPerSecond,
+      unit: '×',
+      detail: `${fmt(result.requestsPerSecond)} durable events/s, 1 a request; p99 ${result.p99} ms; non-2xx ${result.non2xx}${ofFloor}`,
+    });
+  }
+}
+
+/**
  * Figure 1b: the CPU one collected event costs, server and database, at a fixed rate, against the
  * bare baseline's at the same rate. Throughput under closed-loop load (figure 1) swings by a
  * factor of two with what else the machine runs; this moves little, so it is the figure that
@@ -278,6 +306,7 @@ async function standard(env: Record<string, string>, databaseUrl: string, dataDi
   // First, on the empty table: no autovacuum of the loads after it is counted in its database CPU.
   await costFigure(server, collectorTenant, running);
   const collector = await collectorFigures(server, databaseUrl, collectorTenant, bare);
+  await floorFigures(databaseUrl, collectorTenant, bare, collector.one, running);
   const rss = collector.rss;
   report({ name: '5. server memory during 1 and 2', value: rss, unit: 'MB', target: '≤ 300 MB peak RSS', pass: rss <= 300, detail: 'VmHWM of the server process' });
 
