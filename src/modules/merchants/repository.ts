@@ -2,23 +2,9 @@ import { and, count, desc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { merchants, type MerchantRow } from '../../db/schema/index.js';
 
-/** Whether a partner has a merchant, built once: the Events API asks it on every merchant-scoped read. */
-function prepareMerchantExists(db: Database) {
-  return db
-    .select({ id: merchants.id })
-    .from(merchants)
-    .where(and(eq(merchants.partnerId, sql.placeholder('partnerId')), eq(merchants.id, sql.placeholder('merchantId'))))
-    .limit(1)
-    .prepare('marktag_merchant_exists');
-}
-
 /** Every method is confined to one partner: another partner's merchant simply does not exist here. */
 export class MerchantsRepository {
-  private readonly existing: ReturnType<typeof prepareMerchantExists>;
-
-  constructor(private readonly db: Database) {
-    this.existing = prepareMerchantExists(db);
-  }
+  constructor(private readonly db: Database) {}
 
   async insert(partnerId: string, merchant: { id: string; name: string }, tx: Database = this.db): Promise<MerchantRow> {
     const [row] = await tx
@@ -43,11 +29,6 @@ export class MerchantsRepository {
   async count(partnerId: string, tx: Database = this.db): Promise<number> {
     const [row] = await tx.select({ total: count() }).from(merchants).where(eq(merchants.partnerId, partnerId));
     return row?.total ?? 0;
-  }
-
-  /** A prepared statement (planned once per connection), unlike the builder's queries. */
-  async exists(partnerId: string, merchantId: string): Promise<boolean> {
-    return (await this.existing.execute({ partnerId, merchantId })).length > 0;
   }
 
   async find(partnerId: string, merchantId: string, tx: Database = this.db): Promise<MerchantRow | undefined> {

@@ -15,23 +15,8 @@ export interface TokenOwner {
   partner: PartnerRow;
 }
 
-/** The token owner look-up, built once: every Partners API request asks it. */
-function prepareOwnerByHash(db: Database) {
-  return db
-    .select({ tokenId: apiTokens.id, lastUsedAt: apiTokens.lastUsedAt, partner: partners })
-    .from(apiTokens)
-    .innerJoin(partners, eq(partners.id, apiTokens.partnerId))
-    .where(and(eq(apiTokens.tokenHash, sql.placeholder('tokenHash')), isNull(apiTokens.revokedAt)))
-    .limit(1)
-    .prepare('marktag_token_owner');
-}
-
 export class TokensRepository {
-  private readonly ownerByHash: ReturnType<typeof prepareOwnerByHash>;
-
-  constructor(private readonly db: Database) {
-    this.ownerByHash = prepareOwnerByHash(db);
-  }
+  constructor(private readonly db: Database) {}
 
   async insert(partnerId: string, token: NewToken, tx: Database = this.db): Promise<ApiTokenRow> {
     const [row] = await tx
@@ -56,13 +41,14 @@ export class TokensRepository {
     return rows.length > 0;
   }
 
-  /**
-   * The partner behind a live (not revoked) token hash, read fresh on every request: prepared once
-   * (built once here, and planned once per connection), since building the query anew on every
-   * request of the Partners API cost more CPU than running it.
-   */
-  async findOwnerByHash(tokenHash: string): Promise<TokenOwner | undefined> {
-    const [row] = await this.ownerByHash.execute({ tokenHash });
+  /** The partner behind a live (not revoked) token hash, read fresh on every request. */
+  async findOwnerByHash(tokenHash: string, tx: Database = this.db): Promise<TokenOwner | undefined> {
+    const [row] = await tx
+      .select({ tokenId: apiTokens.id, lastUsedAt: apiTokens.lastUsedAt, partner: partners })
+      .from(apiTokens)
+      .innerJoin(partners, eq(partners.id, apiTokens.partnerId))
+      .where(and(eq(apiTokens.tokenHash, tokenHash), isNull(apiTokens.revokedAt)))
+      .limit(1);
     return row;
   }
 
