@@ -176,13 +176,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   await admin.register(metricsRoutes, { metrics });
 
   const { db } = deps.database;
-  const tokens = new TokensService(new TokensRepository(db));
+  const tokens = new TokensService(new TokensRepository(db, deps.database.run));
   const adminService = new AdminService(db, new PartnersRepository(db), tokens, {
     cnameTarget: config.cnameTarget,
     recordName: config.recordName,
   });
   const dns = deps.dns ?? systemDnsResolver(config.dnsServers);
-  const merchantsRepository = new MerchantsRepository(db);
+  const merchantsRepository = new MerchantsRepository(db, deps.database.run);
   const marktagsRepository = new MarktagsRepository(db);
   const marktags = new MarktagsService(db, marktagsRepository, merchantsRepository, dns, {
     cnameTarget: config.cnameTarget,

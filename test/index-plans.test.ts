@@ -268,7 +268,7 @@ describe.runIf(engine === 'postgres')('Events API index plans over 1M events (Po
       captured.push({ text: statement.text, params });
       return handle.run(statement, params);
     };
-    service = new EventsService(new EventsRepository(handle.db, run), new MerchantsRepository(handle.db), new MarktagsRepository(handle.db));
+    service = new EventsService(new EventsRepository(handle.db, run), new MerchantsRepository(handle.db, run), new MarktagsRepository(handle.db));
   }, 480_000);
 
   afterAll(async () => {

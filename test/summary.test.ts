@@ -91,7 +91,7 @@ describe('summary: counted in the service or by the database, the same answer', 
 
   it('falls back to the database when a bucket holds more events than the service may count', async () => {
     const service = (options: SummaryOptions) =>
-      new EventsService(repository, new MerchantsRepository(ctx.database.db), new MarktagsRepository(ctx.database.db), options);
+      new EventsService(repository, new MerchantsRepository(ctx.database.db, ctx.database.run), new MarktagsRepository(ctx.database.db), options);
     const query = { merchantId: owner.merchantId, from: '2025-10-24T00:00:00Z', to: '2025-10-29T00:00:00Z', interval: 'day' as const, timezone: 'Europe/Paris' };
     const counted = await service(DEFAULT_SUMMARY_OPTIONS).summary(owner.partnerId, query);
     // 700 events over 5 days: a limit of 50 events (up to 40 a bucket) cuts the buckets' reads short.

@@ -122,7 +122,7 @@ export class EventsService {
   }
 
   private async checkMerchant(partnerId: string, merchantId: string): Promise<void> {
-    if (!(await this.merchants.find(partnerId, merchantId))) {
+    if (!(await this.merchants.exists(partnerId, merchantId))) {
       throw ApiError.notFound('MERCHANT_NOT_FOUND', "Merchant doesn't exist or doesn't belong to partner");
     }
   }

@@ -1,6 +1,6 @@
 import { and, asc, eq, isNull, lt, or, sql } from 'drizzle-orm';
-import type { Database } from '../../db/client.js';
-import { apiTokens, partners, type ApiTokenRow, type PartnerRow } from '../../db/schema/index.js';
+import type { Database, NamedStatement, RunStatement } from '../../db/client.js';
+import { apiTokens, type ApiTokenRow, type PartnerRow } from '../../db/schema/index.js';
 
 export interface NewToken {
   id: string;
@@ -15,8 +15,28 @@ export interface TokenOwner {
   partner: PartnerRow;
 }
 
+const OWNER_BY_HASH: NamedStatement = {
+  name: 'marktag_token_owner',
+  text: `select t.id as token_id, t.last_used_at, p.id, p.name, p.domain, p.created_at
+         from api_tokens t join partners p on p.id = t.partner_id
+         where t.token_hash = $1 and t.revoked_at is null
+         limit 1`,
+};
+
+interface OwnerRow {
+  token_id: string;
+  last_used_at: Date | null;
+  id: string;
+  name: string;
+  domain: string | null;
+  created_at: Date;
+}
+
 export class TokensRepository {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly run: RunStatement,
+  ) {}
 
   async insert(partnerId: string, token: NewToken, tx: Database = this.db): Promise<ApiTokenRow> {
     const [row] = await tx
@@ -41,15 +61,15 @@ export class TokensRepository {
     return rows.length > 0;
   }
 
-  /** The partner behind a live (not revoked) token hash, read fresh on every request. */
-  async findOwnerByHash(tokenHash: string, tx: Database = this.db): Promise<TokenOwner | undefined> {
-    const [row] = await tx
-      .select({ tokenId: apiTokens.id, lastUsedAt: apiTokens.lastUsedAt, partner: partners })
-      .from(apiTokens)
-      .innerJoin(partners, eq(partners.id, apiTokens.partnerId))
-      .where(and(eq(apiTokens.tokenHash, tokenHash), isNull(apiTokens.revokedAt)))
-      .limit(1);
-    return row;
+  /**
+   * The partner behind a live (not revoked) token hash, read fresh on every request: a named
+   * statement, since building the query anew on every request of the Partners API cost more CPU
+   * than running it.
+   */
+  async findOwnerByHash(tokenHash: string): Promise<TokenOwner | undefined> {
+    const [row] = await this.run<OwnerRow>(OWNER_BY_HASH, [tokenHash]);
+    if (!row) return undefined;
+    return { tokenId: row.token_id, lastUsedAt: row.last_used_at, partner: { id: row.id, name: row.name, domain: row.domain, createdAt: row.created_at } };
   }
 
   /** Records use at most once a minute per token, so authentication is not a write per request. */
