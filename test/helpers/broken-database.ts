@@ -15,8 +15,9 @@ export type Fault =
   /** Updates of table also set `values` (say, text in an integer column): a real database error. */
   | { kind: 'update-sets'; table: Table; values: Record<string, unknown> }
   /**
-   * Prepared hot-path statements (the collector's batch insert) fail as if the connection
-   * dropped, the first `times` of them or all; every other query still works.
+   * Named statements that write (the collector's batch insert, its ignored-event counts) fail as if
+   * the connection dropped, the first `times` of them or all; every other query, the named reads
+   * (token owner, merchant check, watermark) included, still works.
    */
   | { kind: 'batch-write-fails'; times?: number }
   /**
@@ -88,7 +89,7 @@ export function withFault(handle: DatabaseHandle, fault: Fault): DatabaseHandle 
       },
     });
   const run: DatabaseHandle['run'] = (statement, params) => {
-    if (failuresLeft > 0) {
+    if (failuresLeft > 0 && /\b(insert|update|delete)\b/i.test(statement.text)) {
       failuresLeft--;
       return Promise.reject(Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' }));
     }
