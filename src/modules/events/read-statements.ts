@@ -81,24 +81,21 @@ class Statement {
   /** `condition` holds `?` where the value goes; `code` names this condition in the statement's name. */
   where(code: string, condition: string, ...values: unknown[]): this {
     let next = 0;
-    this.conditions.push(
-      condition.replace(/\?/g, () => {
-        this.params.push(values[next++]);
-        return `$${this.params.length}`;
-      }),
-    );
+    this.conditions.push(condition.replace(/\?/g, () => this.placeholder(values[next++])));
     this.shape.push(code);
     return this;
   }
 
   build(kind: string, select: string, tail: (param: (value: unknown) => string) => string): { statement: NamedStatement; params: unknown[] } {
-    const param = (value: unknown) => {
-      this.params.push(value);
-      return `$${this.params.length}`;
-    };
     const where = this.conditions.length > 0 ? `where ${this.conditions.join(' and ')}` : '';
-    const text = `select ${select} from events e ${where} ${tail(param)}`;
+    const text = `select ${select} from events e ${where} ${tail((value) => this.placeholder(value))}`;
     return { statement: { name: `marktag_events_${kind}_${this.shape.join('')}`, text }, params: this.params };
+  }
+
+  /** The next `$n`, bound to `value`. */
+  private placeholder(value: unknown): string {
+    this.params.push(value);
+    return `$${this.params.length}`;
   }
 }
 

@@ -149,8 +149,7 @@ export class EventsService {
     // Without a `from`, "30 days ago" is fixed at the first page and carried by the cursor: it must not move while paging.
     const pinnedFrom = explicit.from === undefined ? (cursor?.pinnedFrom ?? this.defaultFrom()) : undefined;
     const scoped = pinnedFrom ? { ...explicit, from: pinnedFrom } : explicit;
-    const read = this.events.page(partnerId, scoped, cursor?.position, query.limit + 1);
-    const [rows] = await Promise.all([read, checked]);
+    const [rows] = await Promise.all([this.events.page(partnerId, scoped, cursor?.position, query.limit + 1), checked]);
     const hasMore = rows.length > query.limit;
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
