@@ -24,6 +24,11 @@ import { DEFAULT_SSE_OPTIONS, type SseOptions } from './modules/events/sse-strea
 import { DEFAULT_HUB_OPTIONS, StreamHub, type StreamHubOptions } from './modules/events/stream-hub.js';
 import { eventRoutes } from './modules/events/routes.js';
 import { EventsService } from './modules/events/service.js';
+import { loadCountryDatabase, type CountryLookup } from './modules/geo/index.js';
+import { DiagnosticsRepository } from './modules/diagnostics/repository.js';
+import { diagnosticsRoutes } from './modules/diagnostics/routes.js';
+import { DiagnosticsService } from './modules/diagnostics/service.js';
+import { DEFAULT_TAG_COUNTER_OPTIONS, TagCounter } from './modules/diagnostics/tag-counter.js';
 import { healthRoutes } from './modules/health/routes.js';
 import { Metrics, type Listener } from './modules/metrics/metrics.js';
 import { measureRequests, metricsRoutes } from './modules/metrics/routes.js';
@@ -38,6 +43,9 @@ import { MerchantsRepository } from './modules/merchants/repository.js';
 import { merchantRoutes } from './modules/merchants/routes.js';
 import { MerchantsService } from './modules/merchants/service.js';
 import { partnerRoutes } from './modules/partners/routes.js';
+import { ServerEventsRepository } from './modules/server-events/repository.js';
+import { serverEventRoutes } from './modules/server-events/routes.js';
+import { ServerEventsService } from './modules/server-events/service.js';
 import { TokensRepository } from './modules/tokens/repository.js';
 import { TokensService } from './modules/tokens/service.js';
 import { idempotencyPlugin } from './plugins/idempotency.js';
@@ -66,6 +74,8 @@ export interface AppDeps {
   stream?: Partial<StreamHubOptions & SseOptions>;
   /** Overrides the configured logger (tests pass false or a capturing stream). */
   logger?: FastifyServerOptions['logger'];
+  /** Client address → country; the shipped database (loaded once a process) when not given. */
+  countries?: CountryLookup;
 }
 
 /** The public listener (tracking hosts, Partners API); `app.admin` is the admin listener's instance. */
@@ -79,6 +89,8 @@ export interface Services {
   streams: StreamHub;
   /** Counts of events answered but not stored (bots), flushed every few seconds. */
   ignored: IgnoredEventsCounter;
+  /** The tags' diagnostics counts, flushed every few seconds. */
+  counter: TagCounter;
 }
 
 declare module 'fastify' {
@@ -104,6 +116,12 @@ function randomHex128(): string {
   }
   idOffset += 16;
   return idPool.toString('hex', idOffset - 16, idOffset);
+}
+/** The country database is read-only: one copy a process, however many apps (tests build many). */
+let countries: Promise<CountryLookup> | undefined;
+function shippedCountries(): Promise<CountryLookup> {
+  countries ??= loadCountryDatabase();
+  return countries;
 }
 const IDEMPOTENCY_SWEEP_MS = 60 * 60 * 1000;
 
@@ -196,8 +214,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     (deps.database.engine === 'postgres' ? postgresEventBus(deps.database, app.log) : new InProcessEventBus());
   const writer = new BatchWriter(collectRepository, app.log, bus, { ...DEFAULT_BATCH_OPTIONS, ...deps.batch }, metrics);
   const ignored = new IgnoredEventsCounter(collectRepository, app.log, { ...DEFAULT_IGNORED_OPTIONS, ...deps.ignored });
-  const collector = new CollectService(new TagCache(collectRepository), writer, ignored);
+  const diagnosticsRepository = new DiagnosticsRepository(deps.database.run);
+  const counter = new TagCounter(diagnosticsRepository, app.log, { ...DEFAULT_TAG_COUNTER_OPTIONS, ...deps.ignored });
+  const collector = new CollectService(new TagCache(collectRepository), writer, ignored, deps.countries ?? (await shippedCountries()), counter);
   const merchants = new MerchantsService(db, merchantsRepository, marktags);
+  const serverEvents = new ServerEventsService(new ServerEventsRepository(deps.database.run), writer, counter);
+  const diagnostics = new DiagnosticsService(diagnosticsRepository, marktagsRepository);
   const eventsRepository = new EventsRepository(db, deps.database.run);
   const eventsService = new EventsService(eventsRepository, merchantsRepository, marktagsRepository);
   const hub = new StreamHub(eventsRepository, bus, app.log, { ...DEFAULT_HUB_OPTIONS, ...deps.stream });
@@ -210,12 +232,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     app.log,
     metrics,
   );
-  app.decorate('services', { marktags, reverifier, events: writer, streams: hub, ignored });
+  app.decorate('services', { marktags, reverifier, events: writer, streams: hub, ignored, counter });
   observeState(metrics, { config, database: deps.database, writer, hub, reverifier });
   app.addHook('onClose', async () => {
     await reverifier.stop();
     await writer.close();
     await ignored.close();
+    await counter.close();
   });
   const idempotency = new IdempotencyRepository(db);
 
@@ -238,7 +261,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   if (config.role !== 'api') {
     await app.register(async (collectorScope) => {
       await limitPerTag(collectorScope, { perMinute: config.collectRateLimit, redis });
-      await collectorScope.register(collectRoutes, { collector, tracker: deps.tracker ?? loadTracker(), metrics });
+      await collectorScope.register(collectRoutes, { collector, tracker: deps.tracker ?? loadTracker(), counter, metrics });
     });
   }
 
@@ -265,6 +288,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
         await partnerApi.register(partnerRoutes);
         await partnerApi.register(merchantRoutes, { merchants });
         await partnerApi.register(marktagRoutes, { marktags });
+        await partnerApi.register(serverEventRoutes, { serverEvents, metrics });
+        await partnerApi.register(diagnosticsRoutes, { diagnostics });
         await partnerApi.register(eventRoutes, {
           events: eventsService,
           hub,

@@ -80,6 +80,10 @@ function body(request: FastifyRequest, code: ErrorCode, message: string, details
   return { error: { code, message, requestId: request.id, ...(details && details.length > 0 ? { details } : {}) } };
 }
 
+/** The error code each refused request was answered with, for counters that look after the answer. */
+const answeredCodes = new WeakMap<FastifyReply, ErrorCode>();
+export const errorCodeOf = (reply: FastifyReply): ErrorCode | undefined => answeredCodes.get(reply);
+
 export function sendError(
   request: FastifyRequest,
   reply: FastifyReply,
@@ -88,6 +92,7 @@ export function sendError(
   message: string,
   details?: ErrorDetail[],
 ): FastifyReply {
+  answeredCodes.set(reply, code);
   return reply.code(status).type('application/json; charset=utf-8').send(body(request, code, message, details));
 }
 

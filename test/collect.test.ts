@@ -13,7 +13,7 @@ import { loggerOptions } from '../src/logger.js';
 import type { App } from '../src/app.js';
 import type { GenerateResponse, TagDetails } from '../src/modules/marktags/schemas.js';
 import { BatchWriter, DEFAULT_BATCH_OPTIONS } from '../src/modules/collect/batch-writer.js';
-import { CollectRepository, type EventRecord } from '../src/modules/collect/repository.js';
+import { CollectRepository, PLAIN_EVENT_FIELDS, type EventRecord } from '../src/modules/collect/repository.js';
 import { loadTracker, TRACKER_FILE } from '../src/modules/collect/tracker-asset.js';
 import { InProcessEventBus } from '../src/modules/events/event-bus.js';
 import { bearer, createTestApp, errorOf, type TestContext } from './helpers/app.js';
@@ -181,7 +181,8 @@ describe('POST /v1/collect', () => {
     expect(rows[1]).toMatchObject({
       event_id: purchase.eventId,
       type: 'purchase',
-      url: `https://${tag.domain}/checkout?step=2`,
+      // Only the attribution parameters (and the merchant's own) of a query string are stored.
+      url: `https://${tag.domain}/checkout`,
       referrer: `https://${tag.domain}/cart`,
       title: 'Checkout',
       visitor_id: visitor,
@@ -416,6 +417,8 @@ describe('CORS', () => {
     const post = await collect({ tagId: tag.tagId, events: [event()] }, { origin });
     expect(post.headers['access-control-allow-origin']).toBe(origin);
     expect(post.headers['access-control-allow-credentials']).toBe('true');
+    // The tracker honours Retry-After on a 429 or 503: it must be able to read it.
+    expect(post.headers['access-control-expose-headers']).toBe('Retry-After');
     expect(String(post.headers.vary)).toContain('Origin');
 
     for (const url of ['/v1/partners/me', '/v1/admin/partners', '/healthz']) {
@@ -554,6 +557,7 @@ describe('natural batching', () => {
     deviceType: null,
     deviceBrowser: null,
     deviceOs: null,
+    ...PLAIN_EVENT_FIELDS,
   });
   /** The end of the current I/O turn: setImmediate callbacks queued before this one have run. */
   const endOfTurn = () => new Promise((resolve) => setImmediate(resolve));

@@ -60,6 +60,10 @@ describe('GET /v1/partners/events', () => {
       currency: 'EUR',
       properties: { orderId: 'A-1' },
       device: { type: 'desktop', browser: 'Chrome', os: 'Linux' },
+      source: 'browser',
+      userId: null,
+      country: null,
+      attribution: { source: '(direct)', medium: '(none)', campaign: null, term: null, content: null, channel: 'Direct', clickIdType: null, referrerHost: null, landingPage: null },
     });
     expect(page.pagination).toEqual({ limit: 100, hasMore: false, nextCursor: null });
   });
@@ -389,7 +393,10 @@ describe('GET /v1/partners/events/export', () => {
     expect(response.headers['content-type']).toBe('text/csv; charset=utf-8');
     expect(response.headers['content-disposition']).toMatch(/\.csv"$/);
     const [header, row] = response.body.split('\r\n');
-    expect(header).toBe('id,eventId,tagId,merchantId,type,timestamp,receivedAt,url,referrer,title,visitorId,sessionId,value,currency,properties,deviceType,deviceBrowser,deviceOs');
+    expect(header).toBe(
+      'id,eventId,tagId,merchantId,type,timestamp,receivedAt,url,referrer,title,visitorId,sessionId,value,currency,properties,deviceType,deviceBrowser,deviceOs,' +
+        'source,userId,country,attributionSource,attributionMedium,attributionCampaign,attributionTerm,attributionContent,channel,clickIdType,referrerHost,landingPage',
+    );
     expect(row).toContain(`"'=HYPERLINK(""http://evil.test"")"`);
     expect(response.body).toContain('"Say ""hi"", then\nleave"');
     expect(row).toContain('"{""a"":1}"');

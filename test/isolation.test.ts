@@ -72,11 +72,23 @@ const TABLE: Record<string, Probe[]> = {
     { method: 'POST', url: () => '/v1/partners/marktag/verify', payload: () => ({ tagId: a.tagId, subdomain: 'shop.x.test' }), status: 403, code: 'ACCESS_DENIED' },
   ],
   'GET /v1/partners/marktag/{tagId}': [{ method: 'GET', url: () => `/v1/partners/marktag/${a.tagId}`, status: 404, code: 'TAG_NOT_FOUND' }],
+  'GET /v1/partners/marktag/{tagId}/diagnostics': [
+    { method: 'GET', url: () => `/v1/partners/marktag/${a.tagId}/diagnostics`, status: 404, code: 'TAG_NOT_FOUND' },
+  ],
   'GET /v1/partners/events': [
     { method: 'GET', url: () => `/v1/partners/events?merchantId=${a.merchantId}`, status: 404, code: 'MERCHANT_NOT_FOUND' },
     { method: 'GET', url: () => `/v1/partners/events?tagId=${a.tagId}`, status: 404, code: 'TAG_NOT_FOUND' },
     { method: 'GET', url: () => `/v1/partners/events?merchantId=${b.merchantId}&tagId=${a.tagId}`, status: 404, code: 'TAG_NOT_FOUND' },
     { method: 'GET', url: () => '/v1/partners/events', status: 200 },
+  ],
+  'POST /v1/partners/events': [
+    {
+      method: 'POST',
+      url: () => '/v1/partners/events',
+      payload: () => ({ tagId: a.tagId, events: [{ type: 'purchase', userId: 'intruder', value: 1, currency: 'EUR' }] }),
+      status: 404,
+      code: 'TAG_NOT_FOUND',
+    },
   ],
   'GET /v1/partners/events/summary': [
     { method: 'GET', url: () => `/v1/partners/events/summary?merchantId=${a.merchantId}`, status: 404, code: 'MERCHANT_NOT_FOUND' },

@@ -58,6 +58,7 @@ const GENERIC_HEADERS = new Set([
   'content-security-policy',
   'access-control-allow-origin',
   'access-control-allow-credentials',
+  'access-control-expose-headers',
   'x-accel-buffering',
 ]);
 
@@ -383,6 +384,20 @@ const PROBES: Record<string, () => Promise<void>> = {
     await jsonBodyRefusals(route, main.app, () => ({ ...request(), headers: asPartner() }));
     await partnerApiCommon(route, () => ({ ...request(), headers: {} }));
   },
+  'POST /v1/partners/events': async () => {
+    const route = 'POST /v1/partners/events';
+    const request = (tagId = live.tagId): InjectOptions => ({
+      method: 'POST',
+      url: '/v1/partners/events',
+      headers: bearer(live.token),
+      payload: { tagId, events: [{ type: 'purchase', userId: 'contract-user', value: 5, currency: 'EUR' }] },
+    });
+    await probe(route, main.app, request(), 202);
+    await probe(route, main.app, { ...request(), payload: { tagId: live.tagId, events: [{ type: 'purchase' }] } }, 400);
+    await probe(route, main.app, request(random()), 404);
+    await jsonBodyRefusals(route, main.app, request);
+    await partnerApiCommon(route, () => ({ ...request(), headers: {} }));
+  },
   'GET /v1/partners/merchant/{merchantId}': async () => {
     const route = 'GET /v1/partners/merchant/{merchantId}';
     const request = (id = merchantId): InjectOptions => ({ method: 'GET', url: `/v1/partners/merchant/${id}`, headers: asPartner() });
@@ -446,6 +461,15 @@ const PROBES: Record<string, () => Promise<void>> = {
   'GET /v1/partners/marktag/{tagId}': async () => {
     const route = 'GET /v1/partners/marktag/{tagId}';
     const request = (id = customTagId): InjectOptions => ({ method: 'GET', url: `/v1/partners/marktag/${id}`, headers: asPartner() });
+    await probe(route, main.app, request(), 200);
+    await probe(route, main.app, request('not-a-uuid'), 400);
+    await probe(route, main.app, request(random()), 404);
+    await probe(route, main.app, request(LONG_ID), 414);
+    await partnerApiCommon(route, request);
+  },
+  'GET /v1/partners/marktag/{tagId}/diagnostics': async () => {
+    const route = 'GET /v1/partners/marktag/{tagId}/diagnostics';
+    const request = (id = customTagId): InjectOptions => ({ method: 'GET', url: `/v1/partners/marktag/${id}/diagnostics`, headers: asPartner() });
     await probe(route, main.app, request(), 200);
     await probe(route, main.app, request('not-a-uuid'), 400);
     await probe(route, main.app, request(random()), 404);

@@ -12,7 +12,7 @@ import { runStorageUpkeep } from '../src/db/storage-upkeep.js';
 import type { ApiEvent } from '../src/modules/events/schemas.js';
 import { bearer, createTestApp } from './helpers/app.js';
 import { engine, queryRows } from './helpers/database.js';
-import { createLiveTag, type LiveTag } from './helpers/factories.js';
+import { createPartner, type LiveTag } from './helpers/factories.js';
 import { migrationsBefore } from './helpers/migrations.js';
 import { SseClient } from './helpers/sse.js';
 
@@ -69,13 +69,26 @@ async function previousReleaseDatabase(): Promise<{ handle: DatabaseHandle; drop
   }
 }
 
+/** A partner (Admin API), its merchant (the previous release's row) and a live tag on the partner's domain (Partners API). */
+async function previousReleaseTag(ctx: Awaited<ReturnType<typeof createTestApp>>, handle: DatabaseHandle): Promise<LiveTag> {
+  const partnerDomain = `p${randomUUID().slice(0, 8)}.test`;
+  const partner = await createPartner(ctx.app, { domain: partnerDomain });
+  const merchantId = randomUUID();
+  await queryRows(handle, sql`insert into merchants (id, partner_id, name) values (${merchantId}, ${partner.partnerId}, 'Old merchant')`);
+  const domain = `shop.${partnerDomain}`;
+  const response = await ctx.app.inject({ method: 'POST', url: '/v1/partners/marktag/generate', headers: bearer(partner.token), payload: { merchantId, domain } });
+  if (response.statusCode !== 200) throw new Error(`generate: ${response.statusCode} ${response.body}`);
+  return { token: partner.token, partnerId: partner.partnerId, merchantId, tagId: response.json<{ tagId: string }>().tagId, domain };
+}
+
 describe('upgrading a database whose events the previous release wrote', () => {
   it('keeps every stored event, readable once, in order, with replays still refused and streams resuming', async () => {
     const { handle, drop } = await previousReleaseDatabase();
-    // Both releases share everything but the events' storage, so the app sets the tenant up before the upgrade.
+    // The app sets the tenant up before the upgrade, but for the merchant, whose row a later migration
+    // widened (0007's keepQueryParams): it is written as the previous release wrote it.
     const ctx = await createTestApp({}, { database: handle });
     try {
-      const tag = await createLiveTag(ctx.app);
+      const tag = await previousReleaseTag(ctx, handle);
       const now = Date.now();
       // Forty events over the last 60 days (older than the deduplication window, and within it), newest last.
       const stored = await writeAsPreviousRelease(handle, tag, 40, (i) => new Date(now - (40 - i) * 1.5 * 24 * 3600 * 1000));
@@ -86,11 +99,11 @@ describe('upgrading a database whose events the previous release wrote', () => {
       await migrate(handle, { partitionIndexes: 'later' });
       const valid = async () =>
         queryRows<{ valid: boolean; n: number }>(handle, sql`select bool_and(indisvalid) as valid, count(*)::int as n from pg_index where indrelid = 'events'::regclass`);
-      expect(await valid()).toEqual([{ valid: false, n: 8 }]);
+      expect(await valid()).toEqual([{ valid: false, n: 10 }]);
       const upkeep = await runStorageUpkeep(handle);
       expect(upkeep?.indexesBuilt).toBeGreaterThanOrEqual(6);
       // Every parent index is valid only once each partition, the stored events' one included, has it.
-      expect(await valid()).toEqual([{ valid: true, n: 8 }]);
+      expect(await valid()).toEqual([{ valid: true, n: 10 }]);
       // A second start finds nothing to do.
       await migrate(handle);
       expect((await runStorageUpkeep(handle))?.indexesBuilt).toBe(0);
@@ -111,6 +124,8 @@ describe('upgrading a database whose events the previous release wrote', () => {
         cursor = body.pagination.nextCursor ?? undefined;
       } while (cursor);
       expect(all.map((event) => event.eventId)).toEqual([...stored].reverse());
+      // What the previous release could not know reads as such: browser events without identity or attribution.
+      expect(all.every((event) => event.source === 'browser' && event.userId === null && event.country === null && event.attribution === null)).toBe(true);
 
       // A replay of a stored event received within the window is refused as a duplicate; a new event is stored.
       const replay = stored.at(-1) ?? '';

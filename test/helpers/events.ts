@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DatabaseHandle } from '../../src/db/client.js';
-import { CollectRepository, type EventRecord } from '../../src/modules/collect/repository.js';
+import { CollectRepository, PLAIN_EVENT_FIELDS, type EventRecord } from '../../src/modules/collect/repository.js';
 
 export interface Owner {
   partnerId: string;
@@ -30,6 +30,7 @@ export async function seedEvents(database: DatabaseHandle, owner: Owner, specs: 
       deviceType: 'desktop',
       deviceBrowser: 'Chrome',
       deviceOs: 'Linux',
+      ...PLAIN_EVENT_FIELDS,
       ...spec,
       tagId: owner.tagId,
       merchantId: owner.merchantId,

@@ -26,7 +26,8 @@ export const events = pgTable(
     /** Event time: the client's timestamp unless it was more than 5 minutes ahead of receivedAt. The partition key. */
     timestamp: timestamp('timestamp', { withTimezone: true, mode: 'date' }).notNull(),
     receivedAt: timestamp('received_at', { withTimezone: true, mode: 'date' }).notNull(),
-    url: text('url').notNull(),
+    /** Without its query string beyond the attribution parameters; null for a server event sent without one. */
+    url: text('url'),
     referrer: text('referrer'),
     title: text('title'),
     visitorId: text('visitor_id').notNull(),
@@ -37,6 +38,22 @@ export const events = pgTable(
     deviceType: text('device_type'),
     deviceBrowser: text('device_browser'),
     deviceOs: text('device_os'),
+    /** `browser` (the collector) or `server` (POST /v1/partners/events). */
+    source: text('source').notNull().default('browser'),
+    /** The merchant's id for the signed-in user: sent, or the visitor's link (visitor_users). */
+    userId: text('user_id'),
+    /** ISO 3166-1 alpha-2 of the client address (never stored itself), or sent by a server. */
+    country: text('country'),
+    // Attribution, derived at write time with session scope (src/modules/attribution).
+    attrSource: text('attr_source'),
+    attrMedium: text('attr_medium'),
+    attrCampaign: text('attr_campaign'),
+    attrTerm: text('attr_term'),
+    attrContent: text('attr_content'),
+    channel: text('channel'),
+    clickIdType: text('click_id_type'),
+    referrerHost: text('referrer_host'),
+    landingPage: text('landing_page'),
   },
   (table) => [
     // Each Events API filter walks one of these newest-first, stopping after a page: no query scans
@@ -51,6 +68,13 @@ export const events = pgTable(
     index('events_partner_session_time_idx')
       .on(table.partnerId, table.sessionId, table.timestamp.desc(), table.id.desc())
       .where(sql`${table.sessionId} is not null`),
+    // The userId filter, and the server events (a small share): partial, so browser rows without a user cost nothing.
+    index('events_partner_user_time_idx')
+      .on(table.partnerId, table.userId, table.timestamp.desc(), table.id.desc())
+      .where(sql`${table.userId} is not null`),
+    index('events_partner_server_time_idx')
+      .on(table.partnerId, table.merchantId, table.timestamp.desc(), table.id.desc())
+      .where(sql`${table.source} = 'server'`),
     // The stream's feed and replay: rows after a watermark, in id order.
     index('events_id_idx').on(table.id),
   ],

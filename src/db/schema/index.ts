@@ -5,3 +5,6 @@ export * from './idempotency-keys.js';
 export * from './marktags.js';
 export * from './events.js';
 export * from './ignored-events.js';
+export * from './sessions.js';
+export * from './identities.js';
+export * from './tag-counts.js';

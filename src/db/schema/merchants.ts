@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { pgTable, text, timestamp, uuid, index } from 'drizzle-orm/pg-core';
 import { partners } from './partners.js';
 
@@ -9,6 +10,8 @@ export const merchants = pgTable(
       .notNull()
       .references(() => partners.id, { onDelete: 'cascade' }),
     name: text('name').notNull(),
+    /** Query parameters of its pages kept in stored URLs beside the attribution ones (at most 20). */
+    keepQueryParams: text('keep_query_params').array().notNull().default(sql`'{}'::text[]`),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   },

@@ -184,7 +184,8 @@ export class BatchWriter {
     }
     const now = Date.now();
     const waking = new Set(batch.flatMap((pending) => pending.wake));
-    const toTouch = [...new Set(unique.map((row) => row.tagId))].filter(
+    // Server events never change a tag's state: only what browsers send touches it.
+    const toTouch = [...new Set(unique.filter((row) => row.source === 'browser').map((row) => row.tagId))].filter(
       (tagId) => waking.has(tagId) || now - (this.touched.get(tagId) ?? 0) >= this.options.touchIntervalMs,
     );
     const started = performance.now();

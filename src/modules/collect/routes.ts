@@ -2,6 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { described, media, responseHeader, responses, withOwnHeaders } from '../../schemas/responses.js';
+import { errorCodeOf } from '../../errors.js';
+import { REJECTION_CODES } from '../diagnostics/schemas.js';
+import type { TagCounter } from '../diagnostics/tag-counter.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { CollectBodySchema, CollectResponseSchema, LIMITS } from './schemas.js';
 import type { CollectService } from './service.js';
@@ -10,6 +13,7 @@ import { trackerEncoding, type TrackerAsset } from './tracker-asset.js';
 export interface CollectRoutesOptions {
   collector: CollectService;
   tracker: TrackerAsset;
+  counter: TagCounter;
   metrics?: Metrics;
 }
 
@@ -53,7 +57,16 @@ function bodyBytes(request: FastifyRequest): number {
 function allowOrigin(request: FastifyRequest, reply: FastifyReply): void {
   const origin = request.headers.origin;
   if (origin === undefined) return;
-  void reply.header('access-control-allow-origin', origin).header('access-control-allow-credentials', 'true');
+  // Retry-After is readable by the tracker, which honours it on a 429 or 503.
+  void reply.header('access-control-allow-origin', origin).header('access-control-allow-credentials', 'true').header('access-control-expose-headers', 'Retry-After');
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The tag a request body names, when it was read and names one. */
+function tagIn(body: unknown): string | undefined {
+  const tagId = (body as { tagId?: unknown } | null | undefined)?.tagId;
+  return typeof tagId === 'string' && UUID.test(tagId) ? tagId.toLowerCase() : undefined;
 }
 
 /** Events in a request body, when it was read at all (a refusal may come before: rate limit, size, bad JSON). */
@@ -63,7 +76,7 @@ function eventsIn(body: unknown): number {
 }
 
 /** The tracker script and the collector: served on the tag host (the CNAME lands there) and the API host alike. */
-export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = async (app, { collector, tracker, metrics }) => {
+export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = async (app, { collector, tracker, counter, metrics }) => {
   // sendBeacon posts text/plain (no CORS preflight); its body is the same JSON.
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
     try {
@@ -133,7 +146,16 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
   });
 
   app.addHook('onResponse', (request, reply, done) => {
-    if (request.method === 'POST' && reply.statusCode >= 400) metrics?.collectorEvents.inc({ outcome: 'refused' }, eventsIn(request.body));
+    if (request.method === 'POST' && reply.statusCode >= 400) {
+      const events = eventsIn(request.body);
+      metrics?.collectorEvents.inc({ outcome: 'refused' }, events);
+      // For the tag's diagnostics, when the request named one (a body over the limit was never read).
+      const code = errorCodeOf(reply);
+      const tagId = tagIn(request.body);
+      if (tagId !== undefined && code !== undefined && (REJECTION_CODES as readonly string[]).includes(code)) {
+        counter.add(tagId, `rejected:${code}`, Math.max(1, events), new Date());
+      }
+    }
     done();
   });
 
@@ -189,6 +211,7 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
         cookieVisitor: visitorFromCookie(request.headers.cookie),
         receivedAt: new Date(),
         bodyBytes: bodyBytes(request),
+        clientAddress: request.ip,
       });
       if (!result.stored) {
         metrics?.collectorEvents.inc({ outcome: 'ignored' }, request.body.events.length);

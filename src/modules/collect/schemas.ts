@@ -3,9 +3,9 @@ import { CURRENCY_PATTERN, EVENT_TYPE_PATTERN, LIMITS, RULE_MESSAGES } from './e
 
 export { EVENT_TYPE_PATTERN, LIMITS };
 
-const ID_PATTERN = '^[A-Za-z0-9_-]{1,128}$';
+export const ID_PATTERN = '^[A-Za-z0-9_-]{1,128}$';
 
-const EventSchema = Type.Object(
+export const CollectEventSchema = Type.Object(
   {
     eventId: Type.Optional(Type.String({ format: 'uuid', description: 'Unique per tag: a replay with the same id stores nothing twice. Generated when absent.' })),
     type: Type.String({
@@ -33,14 +33,34 @@ const EventSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-export type CollectEvent = Static<typeof EventSchema>;
+export type CollectEvent = Static<typeof CollectEventSchema>;
+
+const SHA256_PATTERN = '^[0-9a-f]{64}$';
+
+/** Who the visitor is, for conversion matching: hashed on arrival, never stored in clear. */
+export const UserTraitsSchema = Type.Object(
+  {
+    email: Type.Optional(Type.String({ maxLength: 254, description: 'Trimmed and lower-cased, then kept only as its SHA-256', examples: ['jane@example.com'] })),
+    phone: Type.Optional(
+      Type.String({ maxLength: 32, description: 'With its country code; kept only as the SHA-256 of its digits', examples: ['+44 20 7946 0958'] }),
+    ),
+    emailSha256: Type.Optional(Type.String({ pattern: SHA256_PATTERN, 'x-error-message': 'must be 64 lower-case hex digits', description: 'SHA-256 of the normalised email, when the sender hashes it itself' })),
+    phoneSha256: Type.Optional(Type.String({ pattern: SHA256_PATTERN, 'x-error-message': 'must be 64 lower-case hex digits', description: 'SHA-256 of the phone digits, when the sender hashes it itself' })),
+  },
+  { additionalProperties: false },
+);
+export type UserTraits = Static<typeof UserTraitsSchema>;
 
 export const CollectBodySchema = Type.Object(
   {
     tagId: Type.String({ format: 'uuid', description: 'The MarkTag the events belong to' }),
     visitorId: Type.Optional(Type.String({ pattern: ID_PATTERN, 'x-error-message': 'must be 1-128 letters, digits, "-" or "_"' })),
     sessionId: Type.Optional(Type.String({ pattern: ID_PATTERN, 'x-error-message': 'must be 1-128 letters, digits, "-" or "_"' })),
-    events: Type.Array(EventSchema, { minItems: 1, maxItems: LIMITS.events }),
+    userId: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 128, description: "The merchant's own id for the signed-in user (sent by the tracker after identify)" }),
+    ),
+    user: Type.Optional(UserTraitsSchema),
+    events: Type.Array(CollectEventSchema, { minItems: 1, maxItems: LIMITS.events }),
   },
   { additionalProperties: false },
 );

@@ -1,11 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { ApiError, type ErrorDetail } from '../../errors.js';
+import { ApiError } from '../../errors.js';
 import { isWithin } from '../marktags/domains.js';
 import type { BatchWriter, WriteOutcome } from './batch-writer.js';
 import type { IgnoredEventsCounter } from './ignored-events.js';
 import type { CollectionTag, EventRecord } from './repository.js';
-import { LIMITS, problemInStrings } from './event-rules.js';
-import type { CollectBody, CollectEvent } from './schemas.js';
+import type { TagCounter } from '../diagnostics/tag-counter.js';
+import type { CountryLookup } from '../geo/index.js';
+import { hashTraits, NO_TRAITS } from '../identity/traits.js';
+import { validateEvents, wellFormed, wellFormedOrNull, wellFormedText } from './event-checks.js';
+import { attributePage } from '../attribution/attribute.js';
+import { LIMITS } from './event-rules.js';
+import type { CollectBody } from './schemas.js';
 import type { TagCache } from './tag-cache.js';
 import { inspectAgent } from './user-agent.js';
 
@@ -19,40 +24,13 @@ export interface CollectRequest {
   receivedAt: Date;
   /** The body's size in bytes: what its events weigh in the batch writer's queue. */
   bodyBytes: number;
+  /** The client's address (the forwarded one behind a trusted proxy): only its country is kept. */
+  clientAddress: string | undefined;
 }
 
 export type CollectResult =
   | { stored: true; outcome: WriteOutcome; tag: CollectionTag; issuedVisitor: string | undefined }
   | { stored: false; reason: 'bot' };
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/** Replaces lone UTF-16 surrogates (valid in JSON, refused by PostgreSQL) with U+FFFD. */
-function wellFormedText(text: string): string {
-  return text.replace(LONE_SURROGATE, '\uFFFD');
-}
-
-function wellFormed<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value, (_key, item: unknown) => (typeof item === 'string' ? wellFormedText(item) : item))) as T;
-}
-
-/** Checks the schema cannot express: string contents and the byte size of properties. */
-function validateEvents(events: CollectEvent[]): void {
-  const details: ErrorDetail[] = [];
-  events.forEach((event, index) => {
-    for (const [field, value] of Object.entries(event)) {
-      const problem = problemInStrings(value);
-      if (problem) details.push({ field: `events.${index}.${field}`, message: `events.${index}.${field} ${problem}` });
-    }
-    if (event.properties && Buffer.byteLength(JSON.stringify(event.properties)) > LIMITS.propertiesBytes) {
-      details.push({
-        field: `events.${index}.properties`,
-        message: `events.${index}.properties must be at most ${LIMITS.propertiesBytes} bytes of JSON`,
-      });
-    }
-  });
-  if (details.length > 0) throw new ApiError(400, 'VALIDATION_ERROR', details[0]?.message ?? 'Invalid events', details);
-}
 
 function originHost(origin: string): string | null {
   try {
@@ -72,6 +50,8 @@ export class CollectService {
     private readonly tags: TagCache,
     private readonly writer: BatchWriter,
     private readonly ignored: IgnoredEventsCounter,
+    private readonly countries: CountryLookup,
+    private readonly counter: TagCounter,
   ) {}
 
   async collect(request: CollectRequest): Promise<CollectResult> {
@@ -93,6 +73,7 @@ export class CollectService {
     if (agent.bot) {
       // Browsers only: a server-side sender belongs on the server-side events API. Counted for the tag's diagnostics.
       this.ignored.add(tag.id, 'bot', body.events.length, request.receivedAt);
+      this.counter.add(tag.id, 'ignored:bot', body.events.length, request.receivedAt);
       return { stored: false, reason: 'bot' };
     }
 
@@ -102,8 +83,12 @@ export class CollectService {
     const { device } = agent;
     const received = request.receivedAt;
     const latest = received.getTime() + LIMITS.futureSkewMs;
+    const country = this.countries.country(request.clientAddress);
+    const traits = body.userId === undefined ? NO_TRAITS : hashTraits(body.user);
+    const sessionId = body.sessionId ?? null;
     const rows: EventRecord[] = body.events.map((event) => {
       const clientTime = event.timestamp === undefined ? undefined : new Date(event.timestamp);
+      const { ownCampaign, ...page } = attributePage(wellFormedText(event.url), event.referrer === undefined ? undefined : wellFormedText(event.referrer), tag.keepQueryParams);
       return {
         eventId: event.eventId?.toLowerCase() ?? randomUUID(),
         tagId: tag.id,
@@ -112,20 +97,27 @@ export class CollectService {
         type: event.type,
         timestamp: clientTime && clientTime.getTime() <= latest ? clientTime : received,
         receivedAt: received,
-        url: wellFormedText(event.url),
-        referrer: (event.referrer === undefined ? null : wellFormedText(event.referrer)),
-        title: (event.title === undefined ? null : wellFormedText(event.title)),
+        ...page,
+        title: wellFormedOrNull(event.title),
         visitorId,
-        sessionId: body.sessionId ?? null,
+        sessionId,
         value: event.value ?? null,
         currency: event.currency ?? null,
         properties: event.properties ? wellFormed(event.properties) : null,
         deviceType: device.type,
         deviceBrowser: device.browser,
         deviceOs: device.os,
+        source: 'browser',
+        userId: body.userId ?? null,
+        country,
+        // Without a session each event stands alone; in one, the write gives it the session's attribution unless it brings its own campaign.
+        ownAttribution: sessionId === null || ownCampaign,
+        emailSha256: traits.emailSha256,
+        phoneSha256: traits.phoneSha256,
       };
     });
     const outcome = await this.writer.write(rows, tag.status === 'waiting_for_events' ? [tag.id] : [], request.bodyBytes);
+    this.counter.stored(tag.id, 'browser', outcome.accepted, outcome.duplicates, new Date());
     return { stored: true, outcome, tag, issuedVisitor };
   }
 }

@@ -16,6 +16,8 @@ export function fingerprint(partnerId: string, filters: EventFilters): string {
     filters.to?.toISOString() ?? null,
     filters.visitorId ?? null,
     filters.sessionId ?? null,
+    // Appended only when set, so a cursor issued before these filters existed stays valid.
+    ...(filters.userId !== undefined || filters.source !== undefined ? [filters.userId ?? null, filters.source ?? null] : []),
   ]);
   return createHash('sha256').update(canonical).digest('base64url').slice(0, 16);
 }

@@ -19,6 +19,18 @@ export const CSV_COLUMNS = [
   'deviceType',
   'deviceBrowser',
   'deviceOs',
+  'source',
+  'userId',
+  'country',
+  'attributionSource',
+  'attributionMedium',
+  'attributionCampaign',
+  'attributionTerm',
+  'attributionContent',
+  'channel',
+  'clickIdType',
+  'referrerHost',
+  'landingPage',
 ] as const;
 
 /**
@@ -39,6 +51,15 @@ export function csvRow(event: ApiEvent): string {
     deviceType: event.device.type,
     deviceBrowser: event.device.browser,
     deviceOs: event.device.os,
+    attributionSource: event.attribution?.source ?? null,
+    attributionMedium: event.attribution?.medium ?? null,
+    attributionCampaign: event.attribution?.campaign ?? null,
+    attributionTerm: event.attribution?.term ?? null,
+    attributionContent: event.attribution?.content ?? null,
+    channel: event.attribution?.channel ?? null,
+    clickIdType: event.attribution?.clickIdType ?? null,
+    referrerHost: event.attribution?.referrerHost ?? null,
+    landingPage: event.attribution?.landingPage ?? null,
   };
   return `${CSV_COLUMNS.map((column) => csvField(values[column])).join(',')}\r\n`;
 }

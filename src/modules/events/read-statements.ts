@@ -23,7 +23,8 @@ import type { EventFilters, Position } from './repository.js';
 const COLUMNS = `e.id::text as id, e.event_id, e.tag_id, e.merchant_id, e.partner_id, e.type,
   (extract(epoch from e.timestamp) * 1000)::float8 as timestamp_ms, (extract(epoch from e.received_at) * 1000)::float8 as received_ms,
   e.url, e.referrer, e.title, e.visitor_id, e.session_id, e.value::text as value, e.currency, e.properties,
-  e.device_type, e.device_browser, e.device_os`;
+  e.device_type, e.device_browser, e.device_os, e.source, e.user_id, e.country, e.attr_source, e.attr_medium, e.attr_campaign,
+  e.attr_term, e.attr_content, e.channel, e.click_id_type, e.referrer_host, e.landing_page`;
 
 /** An event as the statements return it. */
 export interface RawEventRow {
@@ -35,7 +36,7 @@ export interface RawEventRow {
   type: string;
   timestamp_ms: number;
   received_ms: number;
-  url: string;
+  url: string | null;
   referrer: string | null;
   title: string | null;
   visitor_id: string;
@@ -46,6 +47,18 @@ export interface RawEventRow {
   device_type: string | null;
   device_browser: string | null;
   device_os: string | null;
+  source: string;
+  user_id: string | null;
+  country: string | null;
+  attr_source: string | null;
+  attr_medium: string | null;
+  attr_campaign: string | null;
+  attr_term: string | null;
+  attr_content: string | null;
+  channel: string | null;
+  click_id_type: string | null;
+  referrer_host: string | null;
+  landing_page: string | null;
 }
 
 export function toEventRow(raw: RawEventRow): EventRow {
@@ -69,6 +82,18 @@ export function toEventRow(raw: RawEventRow): EventRow {
     deviceType: raw.device_type,
     deviceBrowser: raw.device_browser,
     deviceOs: raw.device_os,
+    source: raw.source,
+    userId: raw.user_id,
+    country: raw.country,
+    attrSource: raw.attr_source,
+    attrMedium: raw.attr_medium,
+    attrCampaign: raw.attr_campaign,
+    attrTerm: raw.attr_term,
+    attrContent: raw.attr_content,
+    channel: raw.channel,
+    clickIdType: raw.click_id_type,
+    referrerHost: raw.referrer_host,
+    landingPage: raw.landing_page,
   };
 }
 
@@ -113,6 +138,8 @@ function filtered(partnerId: string, filters: EventFilters, latest: Date): State
   statement.where('u', 'e.timestamp < ?', filters.to ?? latest);
   if (filters.visitorId !== undefined) statement.where('v', 'e.visitor_id = ?', filters.visitorId);
   if (filters.sessionId !== undefined) statement.where('s', 'e.session_id = ?', filters.sessionId);
+  if (filters.userId !== undefined) statement.where('i', 'e.user_id = ?', filters.userId);
+  if (filters.source !== undefined) statement.where('o', 'e.source = ?', filters.source);
   return statement;
 }
 

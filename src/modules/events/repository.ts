@@ -13,6 +13,8 @@ export interface EventFilters {
   to?: Date;
   visitorId?: string;
   sessionId?: string;
+  userId?: string;
+  source?: 'browser' | 'server';
 }
 
 /** A position in the newest-first order: event time in microseconds since the epoch, then id. */
@@ -114,6 +116,8 @@ export class EventsRepository {
       lt(events.timestamp, filters.to ?? latestEventTime()),
       filters.visitorId === undefined ? undefined : eq(events.visitorId, filters.visitorId),
       filters.sessionId === undefined ? undefined : eq(events.sessionId, filters.sessionId),
+      filters.userId === undefined ? undefined : eq(events.userId, filters.userId),
+      filters.source === undefined ? undefined : eq(events.source, filters.source),
     );
   }
 

@@ -31,6 +31,10 @@ const FilterProperties = {
   to: Type.Optional(isoDate('Events before this time, exclusive (default: no limit). A date alone is midnight UTC starting that day, so `to=2025-01-26` ends with the 25th.')),
   visitorId: Type.Optional(Type.String({ pattern: ID, 'x-error-message': 'must be 1-128 letters, digits, "-" or "_"', description: 'Only this visitor' })),
   sessionId: Type.Optional(Type.String({ pattern: ID, 'x-error-message': 'must be 1-128 letters, digits, "-" or "_"', description: 'Only this session' })),
+  userId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "Only this user (the merchant's own user id, from identify or a server event)" })),
+  source: Type.Optional(
+    Type.Unsafe<'browser' | 'server'>({ type: 'string', enum: ['browser', 'server'], description: 'Only events from the tracker (browser) or from POST /v1/partners/events (server)' }),
+  ),
 };
 
 export const EventsQuerySchema = Type.Object(
@@ -87,6 +91,24 @@ export const StreamQuerySchema = Type.Object(
 );
 export type StreamQuery = Static<typeof StreamQuerySchema>;
 
+export const AttributionSchema = Type.Object(
+  {
+    source: Type.String({ description: 'utm_source; else the click id\'s platform; else the referrer\'s host; else (direct)', examples: ['google'] }),
+    medium: Type.String({ description: 'utm_medium; else cpc for a click id; else organic, social or referral by the referrer; else (none)', examples: ['cpc'] }),
+    campaign: Nullable(Type.String({ description: 'utm_campaign', examples: ['black_friday'] })),
+    term: Nullable(Type.String({ description: 'utm_term' })),
+    content: Nullable(Type.String({ description: 'utm_content' })),
+    channel: Type.String({ description: "GA4's default channel group", examples: ['Paid Search'] }),
+    clickIdType: Nullable(
+      Type.Unsafe<'google' | 'meta' | 'tiktok' | 'microsoft' | 'linkedin' | 'x'>({ type: 'string', enum: ['google', 'meta', 'tiktok', 'microsoft', 'linkedin', 'x'], description: 'The ad platform of the click id in the landing URL' }),
+    ),
+    referrerHost: Nullable(Type.String({ description: "The referrer's host, unless on the page's own site", examples: ['www.google.com'] })),
+    landingPage: Nullable(Type.String({ description: 'The path of the first page of the session (of the event, for a server event without a session)', examples: ['/products/42'] })),
+  },
+  { description: "Where the visit came from, with session scope: the session's first event, or the latest event of it that brought its own campaign. Null for events stored before attribution existed." },
+);
+export type ApiAttribution = Static<typeof AttributionSchema>;
+
 export const EventSchema = Type.Object({
   id: Type.String({ description: 'Server-assigned, strictly increasing (as a string: it may exceed 2^53)', examples: ['1042'] }),
   eventId: Uuid('The tracker-assigned id: unique per tag'),
@@ -95,8 +117,8 @@ export const EventSchema = Type.Object({
   type: Type.String({ examples: ['purchase'] }),
   timestamp: Timestamp('Event time: the client time unless more than 5 minutes ahead of receivedAt'),
   receivedAt: Timestamp('When the collector received it'),
-  url: Type.String({ examples: ['https://shop.example.com/checkout'] }),
-  referrer: Nullable(Type.String()),
+  url: Nullable(Type.String({ description: 'The page, with only the attribution parameters (and the merchant\'s keepQueryParams) of its query string; null for a server event sent without one', examples: ['https://shop.example.com/checkout?utm_source=news'] })),
+  referrer: Nullable(Type.String({ description: 'Origin and path of the referring page' })),
   title: Nullable(Type.String()),
   visitorId: Type.String(),
   sessionId: Nullable(Type.String()),
@@ -108,6 +130,10 @@ export const EventSchema = Type.Object({
     browser: Nullable(Type.String({ examples: ['Chrome'] })),
     os: Nullable(Type.String({ examples: ['Windows'] })),
   }),
+  source: Type.Unsafe<'browser' | 'server'>({ type: 'string', enum: ['browser', 'server'], description: 'browser: the tracker (POST /v1/collect); server: POST /v1/partners/events' }),
+  userId: Nullable(Type.String({ description: "The merchant's id for the user: sent with the event, or the visitor's identified user", examples: ['user_8812'] })),
+  country: Nullable(Type.String({ description: 'ISO 3166-1 alpha-2 country of the client address (the address is never stored), or as a server sent it', examples: ['DE'] })),
+  attribution: Nullable(AttributionSchema),
 });
 export type ApiEvent = Static<typeof EventSchema>;
 

@@ -6,7 +6,7 @@ import type { MerchantsRepository } from '../merchants/repository.js';
 import { decodeCursor, encodeCursor, fingerprint } from './cursor.js';
 import type { EventFilters, EventsRepository } from './repository.js';
 import { summariseGroups } from './summary.js';
-import type { ApiEvent, EventPage, EventsQuery, ExportQuery, Summary, SummaryQuery } from './schemas.js';
+import type { ApiAttribution, ApiEvent, EventPage, EventsQuery, ExportQuery, Summary, SummaryQuery } from './schemas.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_RANGE_MS = 30 * DAY_MS;
@@ -31,6 +31,23 @@ export function toApiEvent(row: EventRow): ApiEvent {
     currency: row.currency,
     properties: row.properties,
     device: { type: row.deviceType, browser: row.deviceBrowser, os: row.deviceOs },
+    source: row.source === 'server' ? 'server' : 'browser',
+    userId: row.userId,
+    country: row.country,
+    attribution:
+      row.attrSource === null || row.attrMedium === null || row.channel === null
+        ? null
+        : {
+            source: row.attrSource,
+            medium: row.attrMedium,
+            campaign: row.attrCampaign,
+            term: row.attrTerm,
+            content: row.attrContent,
+            channel: row.channel,
+            clickIdType: row.clickIdType as ApiAttribution['clickIdType'],
+            referrerHost: row.referrerHost,
+            landingPage: row.landingPage,
+          },
   };
 }
 
@@ -81,7 +98,7 @@ export interface SummaryOptions {
 export const DEFAULT_SUMMARY_OPTIONS: SummaryOptions = { events: 100_000, buckets: 1000 };
 const BURST = 4;
 
-type FilterQuery = Pick<EventsQuery, 'merchantId' | 'tagId' | 'type' | 'from' | 'to' | 'visitorId' | 'sessionId'>;
+type FilterQuery = Pick<EventsQuery, 'merchantId' | 'tagId' | 'type' | 'from' | 'to' | 'visitorId' | 'sessionId' | 'userId' | 'source'>;
 
 /** A query's filters as given, checked for what needs no lookup (dates, their order, types). */
 function parseFilters(query: FilterQuery, defaults: { from?: Date } = {}): EventFilters {
@@ -97,6 +114,8 @@ function parseFilters(query: FilterQuery, defaults: { from?: Date } = {}): Event
     ...(to ? { to } : {}),
     ...(query.visitorId !== undefined ? { visitorId: query.visitorId } : {}),
     ...(query.sessionId !== undefined ? { sessionId: query.sessionId } : {}),
+    ...(query.userId !== undefined ? { userId: query.userId } : {}),
+    ...(query.source !== undefined ? { source: query.source } : {}),
   };
 }
 

@@ -70,7 +70,7 @@ export class MarktagsService implements MerchantTagsSource {
     if (rootDomain === null) {
       throw ApiError.validation('domain', `cannot be processed: ${domain} is a public suffix, not a domain someone can register`);
     }
-    if (!(await this.merchants.find(partner.id, merchantId))) {
+    if (!(await this.merchants.exists(partner.id, merchantId))) {
       throw ApiError.notFound('MERCHANT_NOT_FOUND', "Merchant doesn't exist or doesn't belong to partner");
     }
 

@@ -53,10 +53,10 @@ export class MerchantsRepository {
     return row;
   }
 
-  async rename(partnerId: string, merchantId: string, name: string, tx: Database = this.db): Promise<MerchantRow | undefined> {
+  async update(partnerId: string, merchantId: string, patch: { name?: string; keepQueryParams?: string[] }, tx: Database = this.db): Promise<MerchantRow | undefined> {
     const [row] = await tx
       .update(merchants)
-      .set({ name, updatedAt: sql`now()` })
+      .set({ ...patch, updatedAt: sql`now()` })
       .where(and(eq(merchants.partnerId, partnerId), eq(merchants.id, merchantId)))
       .returning();
     return row;

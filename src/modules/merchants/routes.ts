@@ -110,16 +110,16 @@ export const merchantRoutes: FastifyPluginAsyncTypebox<MerchantRoutesOptions> = 
         security,
         operationId: 'updateMerchant',
         summary: 'Update Merchant',
-        description: "Rename a merchant of your partner account.",
+        description: "Rename a merchant of your partner account, or set the query parameters of its pages kept in stored URLs (`keepQueryParams`, at most 20; the attribution parameters utm_*, click ids and ref are always kept, every other one is dropped before storage). Give at least one of the two.",
         params: MerchantParamsSchema,
         body: UpdateMerchantBodySchema,
         response: responses(
-          { 200: described('Success Response (200 OK): the renamed merchant', MerchantDetailsSchema) },
-          { 400: ['Invalid merchantId or merchant name', 'VALIDATION_ERROR'], ...NOT_FOUND, ...COMMON },
+          { 200: described('Success Response (200 OK): the updated merchant', MerchantDetailsSchema) },
+          { 400: ['Invalid merchantId, merchant name or keepQueryParams, or an empty body', 'VALIDATION_ERROR'], ...NOT_FOUND, ...COMMON },
           { rateLimited: true, pathParams: true, jsonBody: true },
         ),
       },
     },
-    async (request) => merchants.rename(partnerOf(request).id, request.params.merchantId, request.body.name),
+    async (request) => merchants.update(partnerOf(request).id, request.params.merchantId, request.body),
   );
 };

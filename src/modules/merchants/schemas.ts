@@ -29,6 +29,10 @@ export const MerchantDetailsSchema = Type.Object({
   name: Type.String({ description: 'Merchant name', examples: ['Acme Corporation'] }),
   createdAt: Timestamp('ISO 8601 timestamp of creation'),
   updatedAt: Timestamp('ISO 8601 timestamp of the last change'),
+  keepQueryParams: Type.Array(Type.String(), {
+    description: 'Query parameters kept in stored URLs beside the attribution ones (utm_*, click ids, ref); every other parameter is dropped before storage',
+    examples: [['q', 'variant']],
+  }),
   marktags: Type.Array(MerchantMarktagSchema, { description: 'List of MarkTags associated with the merchant' }),
 });
 export type MerchantDetails = Static<typeof MerchantDetailsSchema>;
@@ -70,9 +74,22 @@ export const CreateMerchantResponseSchema = Type.Object(
 );
 export type CreateMerchantResponse = Static<typeof CreateMerchantResponseSchema>;
 
+/** How many of its own query parameters a merchant may keep in stored URLs. */
+export const MAX_KEPT_QUERY_PARAMS = 20;
+
 export const UpdateMerchantBodySchema = Type.Object(
-  { name: DisplayName('New merchant name', 'Acme Corporation') },
-  { additionalProperties: false },
+  {
+    name: Type.Optional(DisplayName('New merchant name', 'Acme Corporation')),
+    keepQueryParams: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[A-Za-z0-9_.\\[\\]-]{1,64}$', 'x-error-message': 'must be a query parameter name of 1-64 letters, digits, "_", "-", "." or brackets' }), {
+        maxItems: MAX_KEPT_QUERY_PARAMS,
+        uniqueItems: true,
+        description: `Your own query parameters to keep in stored URLs (at most ${MAX_KEPT_QUERY_PARAMS}), replacing the list; the attribution parameters are always kept. Applies to events received from about a minute after the change (the collector caches tags).`,
+        examples: [['q', 'variant']],
+      }),
+    ),
+  },
+  { additionalProperties: false, minProperties: 1 },
 );
 export type UpdateMerchantBody = Static<typeof UpdateMerchantBodySchema>;
 

@@ -61,15 +61,18 @@ export class MerchantsService {
     return this.details(partnerId, row);
   }
 
-  async rename(partnerId: string, merchantId: string, name: string): Promise<MerchantDetails> {
-    const row = await this.merchants.rename(partnerId, merchantId, cleanName(name));
+  async update(partnerId: string, merchantId: string, patch: { name?: string; keepQueryParams?: string[] }): Promise<MerchantDetails> {
+    const row = await this.merchants.update(partnerId, merchantId, {
+      ...(patch.name !== undefined ? { name: cleanName(patch.name) } : {}),
+      ...(patch.keepQueryParams !== undefined ? { keepQueryParams: patch.keepQueryParams } : {}),
+    });
     if (!row) throw merchantNotFound();
     return this.details(partnerId, row);
   }
 
   private async details(partnerId: string, row: MerchantRow): Promise<MerchantDetails> {
     const tags = await this.tags.forMerchants(partnerId, [row.id]);
-    return { ...toMerchant(row, tags.get(row.id) ?? []), updatedAt: row.updatedAt.toISOString() };
+    return { ...toMerchant(row, tags.get(row.id) ?? []), updatedAt: row.updatedAt.toISOString(), keepQueryParams: row.keepQueryParams };
   }
 }
 
