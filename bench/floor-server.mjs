@@ -9,7 +9,7 @@
 import Fastify from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { openPostgres } from '../dist/db/client.js';
-import { CollectRepository } from '../dist/modules/collect/repository.js';
+import { CollectRepository, PLAIN_EVENT_FIELDS } from '../dist/modules/collect/repository.js';
 
 const storage = process.env.FLOOR_STORAGE ?? 'simple';
 const database = openPostgres(process.env.DATABASE_URL, { max: 10 });
@@ -68,7 +68,7 @@ app.post('/v1/collect', async (request, reply) => {
   const rows = events.map((event) => ({
     eventId: event.eventId ?? randomUUID(), type: event.type, timestamp: now, receivedAt: now, url: event.url, referrer: null,
     title: event.title ?? null, visitorId, sessionId: sessionId ?? null, value: null, currency: null, properties: null,
-    deviceType: 'desktop', deviceBrowser: 'Chrome', deviceOs: 'Windows', tagId: tag.id, merchantId: tag.merchant_id, partnerId: tag.partner_id,
+    deviceType: 'desktop', deviceBrowser: 'Chrome', deviceOs: 'Windows', ...PLAIN_EVENT_FIELDS, tagId: tag.id, merchantId: tag.merchant_id, partnerId: tag.partner_id,
   }));
   await enqueue(rows);
   return reply.code(202).send({ accepted: rows.length });

@@ -67,7 +67,8 @@ export interface CopyOptions {
   onProgress?: (done: number, seconds: number) => void;
 }
 
-const COLUMNS = 'id, event_id, tag_id, merchant_id, partner_id, type, timestamp, received_at, url, visitor_id, session_id, value, currency, device_type, device_browser, device_os';
+// With the attribution a collector derives (Direct, the page's path), so that COPY writes what the collector writes.
+const COLUMNS = 'id, event_id, tag_id, merchant_id, partner_id, type, timestamp, received_at, url, visitor_id, session_id, value, currency, device_type, device_browser, device_os, attr_source, attr_medium, channel, landing_page';
 
 /** Rows a transaction: ids leave 20 bits to a row's ordinal within its transaction (src/db/schema/events.ts). */
 const ROWS_PER_TRANSACTION = 1_000_000;
@@ -158,7 +159,7 @@ function* rows(shape: RowShape, count: number, offset: number, firstId: bigint):
     }
     const visitor = shape.visitor();
     const conversion = type === 'purchase' ? `${(Math.random() * 200).toFixed(2)}\tEUR` : '\\N\t\\N';
-    chunk += `${id}\t${randomUUID()}\t${owner.tagId}\t${owner.merchantId}\t${owner.partnerId}\t${type}\t${time}\t${time}\thttps://shop.bench.test/p/${i % 500}\t${visitor}\t${visitor}-s${i % 7}\t${conversion}\tdesktop\tChrome\tWindows\n`;
+    chunk += `${id}\t${randomUUID()}\t${owner.tagId}\t${owner.merchantId}\t${owner.partnerId}\t${type}\t${time}\t${time}\thttps://shop.bench.test/p/${i % 500}\t${visitor}\t${visitor}-s${i % 7}\t${conversion}\tdesktop\tChrome\tWindows\t(direct)\t(none)\tDirect\t/p/${i % 500}\n`;
     if (chunk.length > 256 * 1024) {
       yield { week, text: chunk };
       chunk = '';
