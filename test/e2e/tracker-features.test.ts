@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
-import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CollectBody } from '../../src/modules/collect/schemas.js';
 import type { GenerateResponse, TagDetails } from '../../src/modules/marktags/schemas.js';
+import { haveBrowser, launchTrackerBrowser } from '../helpers/browser.js';
 import { bearer, createTestApp, type TestContext } from '../helpers/app.js';
 import { queryRows } from '../helpers/database.js';
 import { createMerchant, createPartner } from '../helpers/factories.js';
@@ -18,13 +18,6 @@ import { freePort } from '../helpers/process.js';
  * own hostname loads mtag.js from the tag host, both mapped to loopback. What the tracker sends is read
  * from the requests the page makes; what the collector kept, from the database.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && process.env.CI) throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (see .ci/run)`);
-if (!haveBrowser) console.warn(`skipping the browser tests: ${CHROMIUM} is not installed (apt-get install chromium)`);
-
-const DESKTOP_CHROME =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 /** A site that is not the merchant's: its pages are answered by the browser context's route. */
 const ELSEWHERE = 'elsewhere.example';
 
@@ -76,18 +69,7 @@ describe.skipIf(!haveBrowser)('the tracker in Chromium: identify, clicks, hash r
     sitePort = (siteServer.address() as AddressInfo).port;
     origin = `http://${site}:${sitePort}`;
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        `--host-resolver-rules=MAP *.${partnerDomain} 127.0.0.1`,
-        `--user-agent=${DESKTOP_CHROME}`,
-      ],
-    });
+    browser = await launchTrackerBrowser(partnerDomain);
   }, 60_000);
 
   afterAll(async () => {

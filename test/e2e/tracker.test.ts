@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GenerateResponse, TagDetails } from '../../src/modules/marktags/schemas.js';
+import { haveBrowser, launchTrackerBrowser } from '../helpers/browser.js';
 import { bearer, createTestApp, type TestContext } from '../helpers/app.js';
 import { withFault } from '../helpers/broken-database.js';
 import { queryRows, testDatabase } from '../helpers/database.js';
@@ -17,13 +17,6 @@ import { freePort } from '../helpers/process.js';
  * its own hostname loads mtag.js from the tag host through the install snippet, both names mapped
  * to loopback. In CI a missing browser fails the run; elsewhere the test is skipped with a note.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const haveBrowser = existsSync(CHROMIUM);
-if (!haveBrowser && process.env.CI) throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (see .ci/run)`);
-if (!haveBrowser) console.warn(`skipping the browser tests: ${CHROMIUM} is not installed (apt-get install chromium)`);
-
-const DESKTOP_CHROME =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 
 interface StoredEvent {
   type: string;
@@ -63,19 +56,7 @@ describe.skipIf(!haveBrowser)('the tracker in Chromium', () => {
     await new Promise<void>((resolve) => siteServer.listen(0, '127.0.0.1', resolve));
     sitePort = (siteServer.address() as AddressInfo).port;
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        `--host-resolver-rules=MAP *.${partnerDomain} 127.0.0.1`,
-        // Every request, beacons of closing pages included, as a desktop browser (HeadlessChrome is a bot to isbot).
-        `--user-agent=${DESKTOP_CHROME}`,
-      ],
-    });
+    browser = await launchTrackerBrowser(partnerDomain);
   }, 60_000);
 
   afterAll(async () => {

@@ -1,12 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { BufferedCounts, type BufferedCountsOptions } from '../../lib/buffered-counts.js';
 import type { DiagnosticsRepository, TagActivity, TagCount } from './repository.js';
 
-export interface TagCounterOptions {
-  /** Counts reach the database this long after the first one since the last flush. */
-  flushIntervalMs: number;
-  /** Distinct (tag, hour, outcome) counts that make a flush start at once; twice as many are held at most. */
-  maxEntries: number;
-}
+/** Distinct (tag, hour, outcome) counts are the entries. */
+export type TagCounterOptions = BufferedCountsOptions;
 
 export const DEFAULT_TAG_COUNTER_OPTIONS: TagCounterOptions = { flushIntervalMs: 5000, maxEntries: 10_000 };
 
@@ -22,20 +19,17 @@ export type EventSource = 'browser' | 'server';
  * processes sum there at most a few seconds late. A crash loses the last seconds of counts, which
  * diagnostics can afford; a failed flush keeps its counts for the next one.
  */
-export class TagCounter {
-  private pending = new Map<string, TagCount>();
+export class TagCounter extends BufferedCounts<TagCount> {
   private activity = new Map<string, TagActivity>();
-  private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> = Promise.resolve();
-  private writing = false;
-  private closed = false;
   private prunedAt = 0;
 
   constructor(
     private readonly repository: DiagnosticsRepository,
     private readonly log: FastifyBaseLogger,
-    private readonly options: TagCounterOptions = DEFAULT_TAG_COUNTER_OPTIONS,
-  ) {}
+    options: TagCounterOptions = DEFAULT_TAG_COUNTER_OPTIONS,
+  ) {
+    super(options);
+  }
 
   /** Events stored: `accepted` counts them by source, `duplicates` those already stored. */
   stored(tagId: string, source: EventSource, accepted: number, duplicates: number, at: Date): void {
@@ -54,52 +48,22 @@ export class TagCounter {
     if (events <= 0) return;
     const hour = new Date(Math.floor(at.getTime() / HOUR_MS) * HOUR_MS);
     const key = `${tagId} ${hour.getTime()} ${outcome}`;
-    const known = this.pending.get(key);
-    if (known) {
-      known.count += events;
-      if (at > known.lastAt) known.lastAt = at;
-    } else if (this.pending.size < 2 * this.options.maxEntries) {
-      this.pending.set(key, { tagId, hour, outcome, count: events, lastAt: at });
-    }
-    if (this.pending.size >= this.options.maxEntries && !this.writing) void this.flush();
-    else this.schedule();
+    this.gather(key, events, at, () => ({ tagId, hour, outcome, count: events, lastAt: at }));
   }
 
-  private schedule(): void {
-    if (this.timer !== undefined || this.closed) return;
-    this.timer = setTimeout(() => void this.flush(), this.options.flushIntervalMs);
-    // Counts alone never keep the process alive: close() flushes what is left.
-    this.timer.unref();
+  protected amountOf(count: TagCount): number {
+    return count.count;
   }
 
-  /** Writes every count gathered so far; flushes run one after the other. */
-  flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.flushing = this.flushing.then(() => this.write());
-    return this.flushing;
+  protected addTo(count: TagCount, amount: number): void {
+    count.count += amount;
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.flush();
-  }
-
-  /** Counts a failed flush did not write, merged with those gathered meanwhile. */
-  private keep(batch: Map<string, TagCount>): void {
-    for (const [key, count] of batch) {
-      const newer = this.pending.get(key);
-      this.pending.set(key, newer ? { ...count, count: count.count + newer.count, lastAt: newer.lastAt > count.lastAt ? newer.lastAt : count.lastAt } : count);
-    }
-  }
-
-  private async write(): Promise<void> {
+  protected async write(): Promise<void> {
     if (this.pending.size === 0 && this.activity.size === 0) return;
-    const batch = this.pending;
+    const batch = this.take();
     const activity = this.activity;
-    this.pending = new Map();
     this.activity = new Map();
-    this.writing = true;
     try {
       // Apart, so that a failure of one never writes the other twice.
       try {
@@ -122,8 +86,6 @@ export class TagCounter {
     } catch (error) {
       this.log.warn({ err: error, counts: batch.size }, 'tag diagnostics counts not written: kept for the next flush');
       this.schedule();
-    } finally {
-      this.writing = false;
     }
   }
 }
