@@ -40,7 +40,8 @@ export const DIRECT: Attribution = {
   landingPage: null,
 };
 
-const CAMPAIGN_PARAMS = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content', 'utm_id'];
+/** The utm parameters that make a campaign besides source, medium and campaign, which are read on their own. */
+const OTHER_CAMPAIGN_PARAMS = ['utm_term', 'utm_content', 'utm_id'];
 const CLICK_ID_PARAMS = new Map<string, (typeof CLICK_IDS)[number]>(CLICK_IDS.map((click) => [click.param, click]));
 
 const nonEmpty = (value: string | null | undefined): string | null => (value === null || value === undefined || value.trim() === '' ? null : value.trim());
@@ -53,22 +54,30 @@ const nonEmpty = (value: string | null | undefined): string | null => (value ===
 export function attributePage(url: string, referrer: string | undefined, keep: readonly string[]): AttributedPage {
   const page = parsePage(url);
   const ref = storedReferrer(referrer);
-  const params = page.url?.searchParams;
+  // Most pages carry no query: then there is no campaign to read (and searchParams is never built).
+  const params = page.pairs.length === 0 ? undefined : page.url?.searchParams;
   const utm = (name: string) => nonEmpty(params?.get(name));
-  const click = page.pairs.map((pair) => CLICK_ID_PARAMS.get(pair.name)).find((found) => found !== undefined && nonEmpty(params?.get(found.param)) !== null);
-  const ownCampaign = click !== undefined || CAMPAIGN_PARAMS.some((name) => utm(name) !== null);
+  const click = params && page.pairs.map((pair) => CLICK_ID_PARAMS.get(pair.name)).find((found) => found !== undefined && nonEmpty(params.get(found.param)) !== null);
+  const utmSource = utm('utm_source');
+  const utmMedium = utm('utm_medium');
+  const campaign = utm('utm_campaign');
+  const ownCampaign = click !== undefined || utmSource !== null || utmMedium !== null || campaign !== null || OTHER_CAMPAIGN_PARAMS.some((name) => utm(name) !== null);
 
-  const pageDomain = page.url ? getDomain(page.url.hostname) : null;
-  const refHost = ref.url && /^https?:$/.test(ref.url.protocol) ? ref.url.hostname.toLowerCase() : null;
-  // A page's own site is not a referrer (a visitor moving between its subdomains included).
-  const referrerHost = refHost !== null && (refHost === page.url?.hostname.toLowerCase() || (pageDomain !== null && getDomain(refHost) === pageDomain)) ? null : refHost;
+  const refHost = ref.url && (ref.url.protocol === 'https:' || ref.url.protocol === 'http:') ? ref.url.hostname.toLowerCase() : null;
+  // A page's own site is not a referrer (a visitor moving between its subdomains included). The
+  // registrable domains are looked up only for a referrer from another host.
+  const sameSite = (host: string) => {
+    if (host === page.url?.hostname.toLowerCase()) return true;
+    const pageDomain = page.url ? getDomain(page.url.hostname) : null;
+    return pageDomain !== null && getDomain(host) === pageDomain;
+  };
+  const referrerHost = refHost !== null && sameSite(refHost) ? null : refHost;
 
-  const source = utm('utm_source') ?? click?.source ?? referrerHost ?? '(direct)';
+  const source = utmSource ?? click?.source ?? referrerHost ?? '(direct)';
   const referrerCategories = referrerHost === null ? undefined : categoriesOf(referrerHost);
   const medium =
-    utm('utm_medium') ??
+    utmMedium ??
     (click !== undefined ? 'cpc' : referrerCategories?.has('search') ? 'organic' : referrerCategories?.has('social') ? 'social' : referrerHost !== null ? 'referral' : '(none)');
-  const campaign = utm('utm_campaign');
   return {
     url: storedUrl(page, keep),
     referrer: ref.text,

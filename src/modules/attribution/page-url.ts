@@ -20,7 +20,9 @@ function decoded(name: string): string {
 }
 
 export function parsePage(text: string): ParsedPage {
-  const cut = text.search(/[?#]/);
+  const queryStart = text.indexOf('?');
+  const hashStart = text.indexOf('#');
+  const cut = queryStart === -1 ? hashStart : hashStart === -1 ? queryStart : Math.min(queryStart, hashStart);
   const rawBase = cut === -1 ? text : text.slice(0, cut);
   let url: URL | null;
   try {
@@ -29,14 +31,13 @@ export function parsePage(text: string): ParsedPage {
     url = null;
   }
   // Credentials in a URL (https://user:secret@host/) are never kept: the base is rebuilt without them.
-  const base = url && (url.username || url.password) ? `${url.protocol}//${url.host}${url.pathname}` : rawBase;
-  const queryStart = text.indexOf('?');
-  const hashStart = text.indexOf('#');
+  const base = url && text.includes('@') && (url.username || url.password) ? `${url.protocol}//${url.host}${url.pathname}` : rawBase;
   const query = queryStart === -1 || (hashStart !== -1 && hashStart < queryStart) ? '' : text.slice(queryStart + 1, hashStart === -1 ? undefined : hashStart);
-  const pairs = query
-    .split('&')
-    .filter((pair) => pair.length > 0)
-    .map((pair) => ({ name: decoded(pair.split('=')[0] ?? ''), text: pair }));
+  const pairs: ParsedPage['pairs'] = [];
+  // Most pages have no query: nothing to split.
+  if (query !== '') {
+    for (const pair of query.split('&')) if (pair.length > 0) pairs.push({ name: decoded(pair.split('=')[0] ?? ''), text: pair });
+  }
   return { url, base, pairs };
 }
 

@@ -194,6 +194,8 @@ export class CollectRepository {
    * No lock: batches of any process commit in parallel. Ids are commit-ordered instead
    * (`event_id_base` + transaction id << 20 + ordinal; src/db/schema/events.ts), which is what
    * lets a stream take only the rows no earlier transaction can still add to.
+   *
+   * The rows' keys (tag, eventId) must be distinct: the batch writer keeps a key's first occurrence.
    */
   async writeBatch(rows: EventRecord[], touch: string[]): Promise<BatchWritten> {
     // The ordinal is the low 20 bits of an id.
@@ -234,7 +236,7 @@ export class CollectRepository {
       links: rows.some((r) => r.userId !== null && this.knownLinks.get(visitorKey(r)) !== r.userId),
       identities: rows.some((r) => r.userId !== null && (r.emailSha256 !== null || r.phoneSha256 !== null)),
     };
-    const [written] = await this.run<{ max_id: string | null; skipped: string[] }>(writeStatement(shape), params);
+    const [written] = await this.run<{ max_id: string | null; skipped: string[] }>(preparedWrite(shape), params);
     for (const row of rows) {
       if (row.sessionId !== null) this.knownSessions.add(sessionKey(row));
       if (row.userId !== null) this.knownLinks.set(visitorKey(row), row.userId);
@@ -258,7 +260,11 @@ export class CollectRepository {
 
   /** Events as the collector writes them, for tests and tools that load data directly. */
   async insertEvents(rows: EventRecord[]): Promise<BatchWritten> {
-    return this.writeBatch(rows, []);
+    const seen = new Set<string>();
+    return this.writeBatch(
+      rows.filter((row) => !seen.has(key(row.tagId, row.eventId)) && seen.add(key(row.tagId, row.eventId))),
+      [],
+    );
   }
 
 }
@@ -273,18 +279,16 @@ const list = (f: (column: string) => string) => ATTRIBUTION_COLUMNS.map(f).join(
  */
 function windowedResolution(session: (alias?: string) => string): string {
   return `anchored as (
-        select f.*, p.session_id is not null as known, ${list((c) => `p.${c} as p_${c}`)},
-               f.session_id is null or f.own or (p.session_id is null and row_number() over (${session('f.')}) = 1) as anchor
+        select f.*, f.session_id is null or f.own or (not f.known and row_number() over (${session('f.')}) = 1) as anchor
         from u f join claimed c on c.tag_id = f.tag_id and c.event_id = f.event_id
-        left join prior p on p.merchant_id = f.merchant_id and p.session_id = f.session_id
       ),
       grouped as (
         select *, count(*) filter (where anchor) over (${session()} rows unbounded preceding) as grp from anchored
       ),
       resolved as materialized (
-        select g.*, coalesce(g.user_id, l.user_id) as r_user_id,
+        select g.*, coalesce(g.user_id, g.linked_user_id) as r_user_id,
                ${list((c) => `case when g.grp = 0 then g.p_${c} else first_value(g.e_${c}) over (partition by g.merchant_id, g.session_id, g.grp order by g.timestamp, g.n) end as r_${c}`)}
-        from grouped g left join linked l on l.merchant_id = g.merchant_id and l.visitor_id = g.visitor_id
+        from grouped g
       ),`;
 }
 
@@ -294,11 +298,9 @@ function windowedResolution(session: (alias?: string) => string): string {
  * session the process believed known but the database lacks leaves its events their own.)
  */
 const knownSessionResolution = `resolved as (
-        select f.*, coalesce(f.user_id, l.user_id) as r_user_id,
-               ${list((c) => `case when p.session_id is null then f.e_${c} else p.${c} end as r_${c}`)}
+        select f.*, coalesce(f.user_id, f.linked_user_id) as r_user_id,
+               ${list((c) => `case when f.known then f.p_${c} else f.e_${c} end as r_${c}`)}
         from u f join claimed c on c.tag_id = f.tag_id and c.event_id = f.event_id
-        left join prior p on p.merchant_id = f.merchant_id and p.session_id = f.session_id
-        left join linked l on l.merchant_id = f.merchant_id and l.visitor_id = f.visitor_id
       ),`;
 
 /** Which of the batch statement's optional writes a batch needs: each combination is its own prepared statement. */
@@ -312,6 +314,18 @@ export interface WriteShape {
   /** An event carries hashed email or phone for the user's identity record. */
   identities: boolean;
 }
+
+const writeStatements = new Map<string, NamedStatement>();
+
+/** The statement of a shape, its text built once a process (a busy collector writes a batch every few milliseconds). */
+function preparedWrite(shape: WriteShape): NamedStatement {
+  const flags = shapeFlags(shape);
+  let statement = writeStatements.get(flags);
+  if (!statement) writeStatements.set(flags, (statement = writeStatement(shape)));
+  return statement;
+}
+
+const shapeFlags = (shape: WriteShape) => `${shape.touch ? 't' : ''}${shape.sessions ? 's' : ''}${shape.links ? 'l' : ''}${shape.identities ? 'i' : ''}`;
 
 /**
  * The batch statement, in the shape a batch needs, each shape prepared once. An insert that writes
@@ -330,8 +344,8 @@ export interface WriteShape {
  * them (the latest user wins); email/phone hashes go to the user's identity record.
  */
 function writeStatement(shape: WriteShape): NamedStatement {
-  const flags = `${shape.touch ? 't' : ''}${shape.sessions ? 's' : ''}${shape.links ? 'l' : ''}${shape.identities ? 'i' : ''}`;
-  const name = `marktag_write_events_v2${flags ? `_${flags}` : ''}`;
+  const flags = shapeFlags(shape);
+  const name = `marktag_write_events_v3${flags ? `_${flags}` : ''}`;
   const touchTags = shape.touch
     ? `, touched as (
         update marktags set last_event_at = now(),
@@ -380,7 +394,7 @@ function writeStatement(shape: WriteShape): NamedStatement {
     name,
     text: `
       with u as materialized (
-        select distinct on (tag_id, event_id) *
+        select u.*, s.session_id is not null as known, ${list((c) => `s.${c} as p_${c}`)}, l.user_id as linked_user_id
         from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[], $7::timestamptz[],
           $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::numeric[], $14::text[], $15::jsonb[],
           $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::boolean[], $23::text[], $24::text[],
@@ -388,23 +402,16 @@ function writeStatement(shape: WriteShape): NamedStatement {
           as u(event_id, tag_id, merchant_id, partner_id, type, timestamp, received_at, url, referrer, title,
                visitor_id, session_id, value, currency, properties, device_type, device_browser, device_os,
                source, user_id, country, own, email_sha256, phone_sha256, ${list((c) => `e_${c}`)}, n)
-        order by tag_id, event_id, n
+        -- Each row finds its session and its visitor's link by the primary keys, as it is read: two
+        -- index probes a row, cheaper than joining the batch to look-ups gathered apart (measured).
+        left join sessions s on s.merchant_id = u.merchant_id and s.session_id = u.session_id and not u.own
+        left join visitor_users l on l.merchant_id = u.merchant_id and l.visitor_id = u.visitor_id and u.user_id is null
       ),
       claimed as (
         insert into event_keys (tag_id, event_id, received_at)
         select tag_id, event_id, received_at from u
         on conflict do nothing
         returning tag_id, event_id
-      ),
-      prior as materialized (
-        select s.merchant_id, s.session_id, ${list((c) => `s.${c}`)}
-        from (select distinct merchant_id, session_id from u where session_id is not null and not own) k
-        join sessions s on s.merchant_id = k.merchant_id and s.session_id = k.session_id
-      ),
-      linked as materialized (
-        select l.merchant_id, l.visitor_id, l.user_id
-        from (select distinct merchant_id, visitor_id from u where user_id is null) k
-        join visitor_users l on l.merchant_id = k.merchant_id and l.visitor_id = k.visitor_id
       ),
 ${shape.sessions ? windowedResolution(session) : knownSessionResolution}
       ins as (

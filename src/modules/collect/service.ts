@@ -88,7 +88,7 @@ export class CollectService {
     const sessionId = body.sessionId ?? null;
     const rows: EventRecord[] = body.events.map((event) => {
       const clientTime = event.timestamp === undefined ? undefined : new Date(event.timestamp);
-      const { ownCampaign, ...page } = attributePage(wellFormedText(event.url), event.referrer === undefined ? undefined : wellFormedText(event.referrer), tag.keepQueryParams);
+      const page = attributePage(wellFormedText(event.url), event.referrer === undefined ? undefined : wellFormedText(event.referrer), tag.keepQueryParams);
       return {
         eventId: event.eventId?.toLowerCase() ?? randomUUID(),
         tagId: tag.id,
@@ -97,7 +97,9 @@ export class CollectService {
         type: event.type,
         timestamp: clientTime && clientTime.getTime() <= latest ? clientTime : received,
         receivedAt: received,
-        ...page,
+        url: page.url,
+        referrer: page.referrer,
+        attribution: page.attribution,
         title: wellFormedOrNull(event.title),
         visitorId,
         sessionId,
@@ -111,7 +113,7 @@ export class CollectService {
         userId: body.userId ?? null,
         country,
         // Without a session each event stands alone; in one, the write gives it the session's attribution unless it brings its own campaign.
-        ownAttribution: sessionId === null || ownCampaign,
+        ownAttribution: sessionId === null || page.ownCampaign,
         emailSha256: traits.emailSha256,
         phoneSha256: traits.phoneSha256,
       };
