@@ -10,6 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { compareAgainst, mean } from './against.js';
 import { eventsApiLatency } from './events-api.js';
 import { fanout } from './fanout.js';
 import { copyEvents, type Owner } from './lib/copy.js';
@@ -21,6 +22,11 @@ import { storageSizes } from './lib/sizes.js';
 
 const quick = process.argv.includes('--quick');
 const scaleRun = process.argv.includes('--scale');
+// --against <git ref>: figure 1 of this checkout against another release's, alternated (against.ts).
+const againstIndex = process.argv.indexOf('--against');
+const againstRef = againstIndex === -1 ? undefined : process.argv[againstIndex + 1];
+/** Rounds of each side of --against: enough that one disturbed round does not decide it. */
+const AGAINST_ROUNDS = quick ? 3 : 6;
 const SECONDS = quick ? 3 : 10;
 const CONNECTIONS = 50;
 /** Events a request of figure 2b: a back end sends in bulk. */
@@ -320,6 +326,22 @@ async function costFigure(server: Server, collectorTenant: Tenant, running: Serv
   });
 }
 
+/** Figure 1r: figure 1 of this checkout against another release's (`--against <ref>`), alternated round by round. */
+async function against(ref: string, databaseServerUrl: string): Promise<void> {
+  console.log(`MarkTag against ${ref}: figure 1, ${AGAINST_ROUNDS} rounds of ${SECONDS} s each side, ${CONNECTIONS} connections`);
+  const result = await compareAgainst(ref, { databaseServerUrl, rounds: AGAINST_ROUNDS, seconds: SECONDS, log: (line) => console.log(`  ${line}`) });
+  const side = (name: string, s: typeof result.before) =>
+    `${name} ${fmt(mean(s.rates))} events/s, server ${mean(s.serverUs).toFixed(1)} µs + PostgreSQL ${mean(s.databaseUs).toFixed(1)} µs an event, p99 ≤ ${Math.max(...s.p99)} ms, non-2xx ${s.non2xx}`;
+  report({
+    name: `1r. collector, 1 event a request, against ${ref} (${result.commit.slice(0, 7)})`,
+    value: result.change * 100,
+    unit: '%',
+    target: 'a drop of less than 10%',
+    pass: result.change > -0.1 && result.after.non2xx === 0,
+    detail: `${side(ref, result.before)}; ${side('this checkout', result.after)}`,
+  });
+}
+
 /** The figures of `npm run bench [-- --quick]`. */
 async function standard(env: Record<string, string>, databaseUrl: string, dataDir: string, running: Server[]): Promise<void> {
   console.log(`MarkTag benchmarks${quick ? ' (quick)' : ''}: ${SECONDS} s loads, ${CONNECTIONS} connections, ${fmt(API_EVENTS)} events for the API figures`);
@@ -393,10 +415,13 @@ async function main(): Promise<void> {
   // The per-token limit stays on (its cost is measured) but above what figure 2b sends from one token.
   const env = { DATABASE_URL: databaseUrl, MARKTAG_ADMIN_TOKEN: ADMIN_TOKEN, MARKTAG_DATA_DIR: dataDir, MARKTAG_API_RATE_LIMIT: '10000000' };
   const running: Server[] = [];
-  const mode = scaleRun ? 'scale' : quick ? 'quick' : 'full';
+  const mode = againstRef !== undefined ? 'against' : scaleRun ? 'scale' : quick ? 'quick' : 'full';
 
   try {
-    if (scaleRun) {
+    if (againstIndex !== -1) {
+      if (!againstRef || againstRef.startsWith('--')) throw new Error('--against needs a git ref: npm run bench -- --against <ref>');
+      await against(againstRef, serverUrl);
+    } else if (scaleRun) {
       console.log(`MarkTag scale benchmark: ${SECONDS} s loads, ${CONNECTIONS} connections, ${fmt(SCALE_EVENTS)} events loaded by COPY`);
       await scale(env, databaseUrl, running);
     } else {

@@ -16,7 +16,7 @@ export function processCpuMs(pid: number): number {
 }
 
 /** CPU of every PostgreSQL process on this machine so far, by pid (empty when the database is elsewhere). */
-function postgresCpu(): Map<number, number> {
+export function postgresCpu(): Map<number, number> {
   const cpu = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

@@ -13,8 +13,8 @@ export interface Server {
 }
 
 /** Starts a child process and waits for the line that tells its URL (named groups `url` and `admin` when it has two). */
-export function startProcess(command: string, args: string[], env: Record<string, string | undefined>, pattern: RegExp): Promise<Server> {
-  const child = spawn(command, args, { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startProcess(command: string, args: string[], env: Record<string, string | undefined>, pattern: RegExp, cwd = ROOT): Promise<Server> {
+  const child = spawn(command, args, { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let output = '';
     const timer = setTimeout(() => reject(new Error(`did not start: ${output}`)), 60_000);
@@ -46,9 +46,15 @@ export function startProcess(command: string, args: string[], env: Record<string
   });
 }
 
-/** The MarkTag server, built, as an operator runs it. */
-export function startMarktag(env: Record<string, string | undefined>): Promise<Server> {
-  return startProcess(process.execPath, ['bin/marktag.js', 'serve'], { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', MARKTAG_REVERIFY_INTERVAL: 'off', ...env }, /"adminUrl":"(?<admin>http:\/\/[^"]+)".*MarkTag listening on (?<url>http:\/\/[^"\s]+)/);
+/** The MarkTag server, built, as an operator runs it: this checkout's, or the one built in `root` (another release). */
+export function startMarktag(env: Record<string, string | undefined>, root = ROOT): Promise<Server> {
+  return startProcess(
+    process.execPath,
+    ['bin/marktag.js', 'serve'],
+    { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', MARKTAG_REVERIFY_INTERVAL: 'off', ...env },
+    /"adminUrl":"(?<admin>http:\/\/[^"]+)".*MarkTag listening on (?<url>http:\/\/[^"\s]+)/,
+    root,
+  );
 }
 
 export function startBaseline(): Promise<Server> {

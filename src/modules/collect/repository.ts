@@ -201,6 +201,10 @@ export class CollectRepository {
     // The ordinal is the low 20 bits of an id.
     if (rows.length >= MAX_ROWS_PER_STATEMENT) throw new Error(`at most ${MAX_ROWS_PER_STATEMENT - 1} events a statement`);
     const column = <T>(pick: (row: EventRecord) => T) => rows.map(pick);
+    // A column null in every row goes as a null array: unnest pads it with nulls, and neither the
+    // driver nor the server has an array to write or read (most columns of most batches: no
+    // referrer, value, user, country, campaign).
+    const sparse = <T>(pick: (row: EventRecord) => T | null): (T | null)[] | null => (rows.some((row) => pick(row) !== null) ? rows.map(pick) : null);
     const params: unknown[] = [
       column((r) => r.eventId),
       column((r) => r.tagId),
@@ -209,36 +213,37 @@ export class CollectRepository {
       column((r) => r.type),
       column((r) => r.timestamp.toISOString()),
       column((r) => r.receivedAt.toISOString()),
-      column((r) => r.url),
-      column((r) => r.referrer),
-      column((r) => r.title),
+      sparse((r) => r.url),
+      sparse((r) => r.referrer),
+      sparse((r) => r.title),
       column((r) => r.visitorId),
-      column((r) => r.sessionId),
-      column((r) => r.value),
-      column((r) => r.currency),
-      column((r) => (r.properties === null ? null : JSON.stringify(r.properties))),
-      column((r) => r.deviceType),
-      column((r) => r.deviceBrowser),
-      column((r) => r.deviceOs),
+      sparse((r) => r.sessionId),
+      sparse((r) => r.value),
+      sparse((r) => r.currency),
+      sparse((r) => (r.properties === null ? null : JSON.stringify(r.properties))),
+      sparse((r) => r.deviceType),
+      sparse((r) => r.deviceBrowser),
+      sparse((r) => r.deviceOs),
       column((r) => r.source),
-      column((r) => r.userId),
-      column((r) => r.country),
+      sparse((r) => r.userId),
+      sparse((r) => r.country),
       column((r) => r.ownAttribution),
-      column((r) => r.emailSha256),
-      column((r) => r.phoneSha256),
-      ...ATTRIBUTION_FIELDS.map((field) => column((r) => r.attribution[field])),
+      sparse((r) => r.emailSha256),
+      sparse((r) => r.phoneSha256),
+      ...ATTRIBUTION_FIELDS.map((field) => sparse((r) => r.attribution[field])),
       ...(touch.length > 0 ? [touch] : []),
     ];
+    const sessionKeys = rows.map(sessionKey);
     // One row back whatever the batch's size: the keys already stored (usually none) and the highest id.
     const shape: WriteShape = {
       touch: touch.length > 0,
-      sessions: rows.some((r) => r.sessionId !== null && (r.ownAttribution || !this.knownSessions.has(sessionKey(r)))),
+      sessions: rows.some((r, i) => r.sessionId !== null && (r.ownAttribution || !this.knownSessions.has(sessionKeys[i] ?? ''))),
       links: rows.some((r) => r.userId !== null && this.knownLinks.get(visitorKey(r)) !== r.userId),
       identities: rows.some((r) => r.userId !== null && (r.emailSha256 !== null || r.phoneSha256 !== null)),
     };
     const [written] = await this.run<{ max_id: string | null; skipped: string[] }>(preparedWrite(shape), params);
-    for (const row of rows) {
-      if (row.sessionId !== null) this.knownSessions.add(sessionKey(row));
+    for (const [i, row] of rows.entries()) {
+      if (row.sessionId !== null) this.knownSessions.add(sessionKeys[i] ?? '');
       if (row.userId !== null) this.knownLinks.set(visitorKey(row), row.userId);
     }
     return { skipped: new Set(written?.skipped ?? []), maxId: BigInt(written?.max_id ?? 0) };

@@ -46,9 +46,8 @@ export class TagCounter extends BufferedCounts<TagCount> {
   /** Events answered without being stored (`ignored:bot`) or refused (`rejected:<error code>`). */
   add(tagId: string, outcome: string, events: number, at: Date): void {
     if (events <= 0) return;
-    const hour = new Date(Math.floor(at.getTime() / HOUR_MS) * HOUR_MS);
-    const key = `${tagId} ${hour.getTime()} ${outcome}`;
-    this.gather(key, events, at, () => ({ tagId, hour, outcome, count: events, lastAt: at }));
+    const hour = Math.floor(at.getTime() / HOUR_MS) * HOUR_MS;
+    this.gather(`${tagId} ${hour} ${outcome}`, events, at, () => ({ tagId, hour: new Date(hour), outcome, count: events, lastAt: at }));
   }
 
   protected amountOf(count: TagCount): number {
