@@ -1,3 +1,4 @@
+import { arrayLiteral } from '../../src/db/array-literal.js';
 import type { Table } from 'drizzle-orm';
 import type { Database, DatabaseHandle } from '../../src/db/client.js';
 
@@ -93,12 +94,14 @@ export function withFault(handle: DatabaseHandle, fault: Fault): DatabaseHandle 
       failuresLeft--;
       return Promise.reject(Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' }));
     }
-    if (fault.kind === 'batch-write-invalid' && statement.text.includes('insert into events') && Array.isArray(params[1])) {
-      const [first, ids, ...rest] = params;
-      return handle.run(statement, [first, [fault.value, ...(ids as unknown[]).slice(1)], ...rest]);
+    // The batch statement's second parameter is its tag ids, as an array literal of uuids ({"…","…"}).
+    const tagIds = statement.text.includes('insert into events') && typeof params[1] === 'string' ? params[1].slice(1, -1).split(',').map((id) => id.replace(/^"|"$/g, '')) : undefined;
+    if (fault.kind === 'batch-write-invalid' && tagIds) {
+      const [first, , ...rest] = params;
+      return handle.run(statement, [first, arrayLiteral([fault.value, ...tagIds.slice(1)]), ...rest]);
     }
-    if (fault.kind === 'batch-write-held' && statement.text.includes('insert into events') && Array.isArray(params[1])) {
-      return fault.hold(params[1].length).then(() => handle.run(statement, params));
+    if (fault.kind === 'batch-write-held' && tagIds) {
+      return fault.hold(tagIds.length).then(() => handle.run(statement, params));
     }
     return handle.run(statement, params);
   };

@@ -1,4 +1,5 @@
 import { eq } from 'drizzle-orm';
+import { arrayLiteral, type ArrayItem } from '../../db/array-literal.js';
 import type { Database, NamedStatement, RunStatement } from '../../db/client.js';
 import { DIRECT } from '../attribution/attribute.js';
 import { marktags, merchants, type IgnoreReason, type TagStatus } from '../../db/schema/index.js';
@@ -200,11 +201,11 @@ export class CollectRepository {
   async writeBatch(rows: EventRecord[], touch: string[]): Promise<BatchWritten> {
     // The ordinal is the low 20 bits of an id.
     if (rows.length >= MAX_ROWS_PER_STATEMENT) throw new Error(`at most ${MAX_ROWS_PER_STATEMENT - 1} events a statement`);
-    const column = <T>(pick: (row: EventRecord) => T) => rows.map(pick);
-    // A column null in every row goes as a null array: unnest pads it with nulls, and neither the
-    // driver nor the server has an array to write or read (most columns of most batches: no
-    // referrer, value, user, country, campaign).
-    const sparse = <T>(pick: (row: EventRecord) => T | null): (T | null)[] | null => (rows.some((row) => pick(row) !== null) ? rows.map(pick) : null);
+    // Array literals built here rather than by the driver (see arrayLiteral). A column null in
+    // every row goes as a null array: unnest pads it with nulls, so there is no array to write or
+    // read (most columns of most batches: no referrer, value, user, country, campaign).
+    const column = (pick: (row: EventRecord) => ArrayItem) => arrayLiteral(rows.map(pick));
+    const sparse = (pick: (row: EventRecord) => ArrayItem) => (rows.some((row) => pick(row) !== null) ? column(pick) : null);
     const params: unknown[] = [
       column((r) => r.eventId),
       column((r) => r.tagId),
@@ -231,7 +232,7 @@ export class CollectRepository {
       sparse((r) => r.emailSha256),
       sparse((r) => r.phoneSha256),
       ...ATTRIBUTION_FIELDS.map((field) => sparse((r) => r.attribution[field])),
-      ...(touch.length > 0 ? [touch] : []),
+      ...(touch.length > 0 ? [arrayLiteral(touch)] : []),
     ];
     const sessionKeys = rows.map(sessionKey);
     // One row back whatever the batch's size: the keys already stored (usually none) and the highest id.
