@@ -330,6 +330,12 @@ describe('GET /v1/partners/marktag/{tagId}/diagnostics', () => {
     expect((await collect({ tagId: tag.tagId, events: [page(), page()] }, { origin: 'https://elsewhere.example' })).statusCode).toBe(403);
     expect((await collect({ tagId: tag.tagId, events: [{ type: 'Not A Type', url: `https://${tag.domain}/` }] })).statusCode).toBe(400);
     await sendServer(tag.token, { tagId: tag.tagId, events: [{ type: 'purchase', userId: 'u-diag' }] });
+    // A body over 64 KiB is never read: the tag id of the URL (the tracker sends it) names the tag.
+    const huge = JSON.stringify({ tagId: tag.tagId, events: [{ ...page(), title: 'x'.repeat(70_000) }] });
+    for (const url of [`/v1/collect?t=${tag.tagId}`, '/v1/collect?t=not-a-tag', '/v1/collect']) {
+      const refused = await ctx.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', 'user-agent': CHROME_UA }, payload: huge });
+      expect(refused.statusCode, url).toBe(413);
+    }
     await ctx.app.services.counter.flush();
 
     const response = await ctx.app.inject({ method: 'GET', url: `/v1/partners/marktag/${tag.tagId}/diagnostics`, headers: bearer(tag.token) });
@@ -339,7 +345,7 @@ describe('GET /v1/partners/marktag/{tagId}/diagnostics', () => {
       accepted: 3,
       duplicates: 1,
       ignored: { bot: 3, suppressed: 0 },
-      rejected: { VALIDATION_ERROR: 1, ORIGIN_NOT_ALLOWED: 2, TAG_NOT_VERIFIED: 0, PAYLOAD_TOO_LARGE: 0, RATE_LIMITED: 0 },
+      rejected: { VALIDATION_ERROR: 1, ORIGIN_NOT_ALLOWED: 2, TAG_NOT_VERIFIED: 0, PAYLOAD_TOO_LARGE: 1, RATE_LIMITED: 0 },
     });
     const window = report.window as { from: string; to: string };
     expect(Date.parse(window.to) - Date.parse(window.from)).toBeGreaterThan(23 * 60 * MINUTE);

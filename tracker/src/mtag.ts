@@ -97,7 +97,8 @@ const tagId = script && script.getAttribute('data-tag-id');
 const existing = window.mtag;
 
 if (script && tagId && !(existing && existing.loaded)) {
-  const endpoint = new URL('/v1/collect', script.src).href;
+  // The tag id in the URL too: a request the collector cannot read still counts in the tag's diagnostics.
+  const endpoint = new URL('/v1/collect?t=' + tagId, script.src).href;
   const auto = script.getAttribute('data-auto');
   const on = (what: string): boolean => (auto || what).includes(what);
   const hashRouting = script.hasAttribute('data-hash-routing');

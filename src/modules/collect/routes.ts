@@ -6,7 +6,7 @@ import { errorCodeOf } from '../../errors.js';
 import { REJECTION_CODES } from '../diagnostics/schemas.js';
 import type { TagCounter } from '../diagnostics/tag-counter.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { CollectBodySchema, CollectResponseSchema, LIMITS } from './schemas.js';
+import { CollectBodySchema, CollectQuerySchema, CollectResponseSchema, LIMITS } from './schemas.js';
 import type { CollectService } from './service.js';
 import { trackerEncoding, type TrackerAsset } from './tracker-asset.js';
 
@@ -149,9 +149,10 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
     if (request.method === 'POST' && reply.statusCode >= 400) {
       const events = eventsIn(request.body);
       metrics?.collectorEvents.inc({ outcome: 'refused' }, events);
-      // For the tag's diagnostics, when the request named one (a body over the limit was never read).
+      // For the tag's diagnostics, when the request named one: in its body, or (a body over the
+      // limit is never read) in the URL's `t`. Counts of ids that are no tag are dropped at the write.
       const code = errorCodeOf(reply);
-      const tagId = tagIn(request.body);
+      const tagId = tagIn(request.body) ?? tagIn({ tagId: (request.query as { t?: unknown } | undefined)?.t });
       if (tagId !== undefined && code !== undefined && (REJECTION_CODES as readonly string[]).includes(code)) {
         counter.add(tagId, `rejected:${code}`, Math.max(1, events), new Date());
       }
@@ -173,6 +174,7 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
         // sendBeacon sends the same JSON as text/plain (no CORS preflight).
         consumes: ['application/json', 'text/plain'],
         operationId: 'collect',
+        querystring: CollectQuerySchema,
         summary: 'Collect events',
         description:
           'Called by the tracker from merchant pages (JSON or text/plain JSON, at most 64 KiB and 100 events). Answers 202 only after the events are committed; `eventId` makes replays harmless. Without a `visitorId`, the first-party cookie `mtag_vid` identifies the visitor (issued when absent). For browsers only: a request without a browser user agent (a bot, a crawler, a headless browser, curl, a shop\'s back end) is answered 202 with `accepted: 0` and `x-marktag-ignored: bot`, nothing is stored, and its events are counted in the tag\'s `diagnostics.ignoredEvents.bot`. Server-side senders must use the server-side events API (coming) rather than this endpoint.',

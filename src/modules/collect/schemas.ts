@@ -66,6 +66,20 @@ export const CollectBodySchema = Type.Object(
 );
 export type CollectBody = Static<typeof CollectBodySchema>;
 
+/** The tag id again, in the URL, for a body the collector cannot read: the tracker sends it. */
+export const CollectQuerySchema = Type.Object(
+  {
+    t: Type.Optional(
+      Type.String({
+        maxLength: 64,
+        description:
+          "The body's `tagId` (the tracker sends it). Used only when the body cannot be read, so that a request over 64 KiB still counts in that tag's diagnostics (`rejected.PAYLOAD_TOO_LARGE`); anything but a tag id is ignored.",
+      }),
+    ),
+  },
+  { additionalProperties: true },
+);
+
 export const CollectResponseSchema = Type.Object({
   accepted: Type.Integer({ description: 'Events of the request now stored, replays included', examples: [3] }),
   duplicates: Type.Integer({ description: 'Of those, events that were already stored (replays)', examples: [0] }),
