@@ -216,7 +216,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const ignored = new IgnoredEventsCounter(collectRepository, app.log, { ...DEFAULT_IGNORED_OPTIONS, ...deps.ignored });
   const diagnosticsRepository = new DiagnosticsRepository(deps.database.run);
   const counter = new TagCounter(diagnosticsRepository, app.log, { ...DEFAULT_TAG_COUNTER_OPTIONS, ...deps.ignored });
-  const collector = new CollectService(new TagCache(collectRepository), writer, ignored, deps.countries ?? (await shippedCountries()), counter);
+  const collector = new CollectService(new TagCache(collectRepository), writer, ignored, deps.countries ?? (config.countryDataDir === undefined ? await shippedCountries() : await loadCountryDatabase({ directory: config.countryDataDir })), counter);
   const merchants = new MerchantsService(db, merchantsRepository, marktags);
   const serverEvents = new ServerEventsService(new ServerEventsRepository(deps.database.run), writer, counter);
   const diagnostics = new DiagnosticsService(diagnosticsRepository, marktagsRepository);

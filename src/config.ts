@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { isIP } from 'node:net';
+import { IPV4_FILE, IPV6_FILE } from './modules/geo/data-files.js';
 
 /**
  * The only reader of process.env. Every setting is parsed and checked here, once, so a bad value
@@ -35,6 +37,8 @@ export interface Config {
   reverifyIntervalMs: number | null;
   /** Behind a reverse proxy: trust X-Forwarded-* (client protocol, for Secure cookies). */
   trustProxy: boolean;
+  /** A folder of fresher country data (MARKTAG_COUNTRY_DATA_DIR); the npm package's when undefined. */
+  countryDataDir: string | undefined;
   /** Shared rate-limit counters across processes; in memory when unset. */
   redisUrl: string | undefined;
   /** Partners API requests a minute per token (0: no limit). */
@@ -198,6 +202,16 @@ function adminToken(env: Env): string | undefined {
   return value;
 }
 
+/** A folder holding both country files, checked at start-up rather than when the first event arrives. */
+function countryDataDir(env: Env): string | undefined {
+  const value = read(env, 'MARKTAG_COUNTRY_DATA_DIR');
+  if (value === undefined) return undefined;
+  const folder = path.resolve(value);
+  const missing = [IPV4_FILE, IPV6_FILE].filter((file) => !existsSync(path.join(folder, file)));
+  if (missing.length > 0) throw new ConfigError('MARKTAG_COUNTRY_DATA_DIR', `must be a folder holding ${IPV4_FILE} and ${IPV6_FILE}; ${folder} lacks ${missing.join(' and ')}`);
+  return folder;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65535);
   const recordName = read(env, 'MARKTAG_RECORD_NAME') ?? 'mtag';
@@ -222,6 +236,7 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: integer(env, 'MARKTAG_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     reverifyIntervalMs: duration(env, 'MARKTAG_REVERIFY_INTERVAL', 6 * 3_600_000, 1000),
     trustProxy: oneOf(env, 'MARKTAG_TRUST_PROXY', ['true', 'false'] as const, 'false') === 'true',
+    countryDataDir: countryDataDir(env),
     redisUrl: redisUrl(env),
     apiRateLimit: integer(env, 'MARKTAG_API_RATE_LIMIT', 6000, 0, 10_000_000),
     collectRateLimit: integer(env, 'MARKTAG_COLLECT_RATE_LIMIT', 120_000, 0, 100_000_000),

@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadCliConfig, loadConfig } from '../src/config.js';
@@ -96,6 +98,21 @@ describe('loadConfig', () => {
     expect((error as ConfigError).message).toBe(message);
     expect((error as ConfigError).message).not.toContain('\n');
     expect((error as ConfigError).variable).toBe(Object.keys(env)[0]);
+  });
+
+  it('reads a country data folder only when it holds both files', () => {
+    const folder = mkdtempSync(path.join(tmpdir(), 'marktag-country-'));
+    try {
+      expect(loadConfig({}).countryDataDir).toBeUndefined();
+      writeFileSync(path.join(folder, 'geo-whois-asn-country-ipv4-num.csv'), '');
+      expect(() => loadConfig({ MARKTAG_COUNTRY_DATA_DIR: folder })).toThrow(
+        `MARKTAG_COUNTRY_DATA_DIR must be a folder holding geo-whois-asn-country-ipv4-num.csv and geo-whois-asn-country-ipv6-num.csv; ${folder} lacks geo-whois-asn-country-ipv6-num.csv`,
+      );
+      writeFileSync(path.join(folder, 'geo-whois-asn-country-ipv6-num.csv'), '');
+      expect(loadConfig({ MARKTAG_COUNTRY_DATA_DIR: folder }).countryDataDir).toBe(folder);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it('reads the re-verification interval as a duration, or off', () => {

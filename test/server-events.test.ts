@@ -1,4 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -308,6 +311,26 @@ describe('country', () => {
     }
     expect((await byEventId(tag, local))?.country).toBeNull();
     expect((await byEventId(tag, forwarded))?.country).toBe('US');
+  });
+
+  it('reads the country data of MARKTAG_COUNTRY_DATA_DIR instead of the shipped one', async () => {
+    const tag = await createLiveTag(ctx.app);
+    const folder = await mkdtemp(join(tmpdir(), 'marktag-country-'));
+    const eventId = randomUUID();
+    try {
+      // A fresher file that places 8.8.0.0/16 in France (the shipped data says US).
+      await writeFile(join(folder, 'geo-whois-asn-country-ipv4-num.csv'), `${8 * 2 ** 24 + 8 * 2 ** 16},${8 * 2 ** 24 + 8 * 2 ** 16 + 65535},FR\n`);
+      await writeFile(join(folder, 'geo-whois-asn-country-ipv6-num.csv'), '');
+      const fresher = await createTestApp({ MARKTAG_TRUST_PROXY: 'true', MARKTAG_COUNTRY_DATA_DIR: folder }, { database: ctx.database });
+      try {
+        await collect({ tagId: tag.tagId, visitorId: 'v-geo', events: [{ eventId, type: 'page_view', url: `https://${tag.domain}/` }] }, { 'x-forwarded-for': '8.8.8.8' }, fresher.app);
+      } finally {
+        await fresher.app.close();
+      }
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+    expect((await byEventId(tag, eventId))?.country).toBe('FR');
   });
 
   it('takes the country a server sends', async () => {

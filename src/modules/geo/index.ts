@@ -7,6 +7,7 @@ import { isNonPublicIpv4, isNonPublicIpv6 } from './non-public.js';
 import { Ipv4Table, Ipv6Table } from './range-table.js';
 import { readRows } from './ranges-csv.js';
 import { partition } from './sweep.js';
+import { IPV4_FILE, IPV6_FILE } from './data-files.js';
 
 export interface CountryLookup {
   /**
@@ -22,8 +23,6 @@ export const COUNTRY_DATA_ATTRIBUTION =
   'IP-to-country data: ip-location-db geo-whois-asn-country (CC0-1.0), built from RIR WHOIS and ASN data by the NRO (nro.net), CC BY 4.0';
 
 const PACKAGE = '@ip-location-db/geo-whois-asn-country';
-const IPV4_FILE = 'geo-whois-asn-country-ipv4-num.csv';
-const IPV6_FILE = 'geo-whois-asn-country-ipv6-num.csv';
 
 /** Where npm put the data: resolved like any dependency, so nothing is fetched at run time. */
 function packagedDirectory(): string {
