@@ -70,10 +70,14 @@ function databaseCpuSince(before: Map<number, number>): number {
   return total;
 }
 
+/** The server of the round under way, stopped too when the run is interrupted. */
+let current: Server | undefined;
+
 /** One round of figure 1 on a fresh database: 10 merchants, 50 connections, one event a request. */
 async function round(root: string, databaseServerUrl: string, seconds: number, dataDir: string, side: Side): Promise<void> {
   const databaseUrl = await freshDatabase(databaseServerUrl, 'marktag_bench_against');
   const server: Server = await startMarktag({ DATABASE_URL: databaseUrl, MARKTAG_ADMIN_TOKEN: ADMIN_TOKEN, MARKTAG_DATA_DIR: dataDir, MARKTAG_API_RATE_LIMIT: '10000000' }, root);
+  current = server;
   try {
     const tagIds = (await tenant(server, 10)).merchants.map((m) => m.tagId);
     // Warm-up: JIT, pools, prepared statements and the tags' first events, not counted.
@@ -89,6 +93,7 @@ async function round(root: string, databaseServerUrl: string, seconds: number, d
     side.p99.push(result.p99);
     side.non2xx += result.non2xx + result.errors;
   } finally {
+    current = undefined;
     await server.stop();
   }
 }
@@ -97,6 +102,14 @@ export async function compareAgainst(ref: string, options: { databaseServerUrl: 
   options.log(`building ${ref} in a temporary worktree (npm ci, npm run build)…`);
   const release = buildRelease(ref);
   const dataDir = mkdtempSync(path.join(tmpdir(), 'marktag-against-data-'));
+  // Interrupted (Ctrl-C), the run still stops its server and removes its worktree, so git does not keep listing it.
+  const interrupted = () => {
+    current?.child.kill('SIGTERM');
+    release.remove();
+    rmSync(dataDir, { recursive: true, force: true });
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
   const empty = (): Side => ({ rates: [], serverUs: [], databaseUs: [], p99: [], non2xx: 0 });
   const before = empty();
   const after = empty();
@@ -108,6 +121,7 @@ export async function compareAgainst(ref: string, options: { databaseServerUrl: 
       options.log(`round ${i + 1}/${options.rounds}: ${ref} ${Math.round(before.rates.at(-1) ?? 0)} events/s, this checkout ${Math.round(after.rates.at(-1) ?? 0)} events/s`);
     }
   } finally {
+    process.off('SIGINT', interrupted);
     release.remove();
     rmSync(dataDir, { recursive: true, force: true });
   }
