@@ -117,12 +117,6 @@ function randomHex128(): string {
   idOffset += 16;
   return idPool.toString('hex', idOffset - 16, idOffset);
 }
-/** The country database is read-only: one copy a process, however many apps (tests build many). */
-let countries: Promise<CountryLookup> | undefined;
-function shippedCountries(): Promise<CountryLookup> {
-  countries ??= loadCountryDatabase();
-  return countries;
-}
 const IDEMPOTENCY_SWEEP_MS = 60 * 60 * 1000;
 
 type Logging = { logger: FastifyServerOptions['logger'] } | { loggerInstance: FastifyBaseLogger };
@@ -216,7 +210,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const ignored = new IgnoredEventsCounter(collectRepository, app.log, { ...DEFAULT_IGNORED_OPTIONS, ...deps.ignored });
   const diagnosticsRepository = new DiagnosticsRepository(deps.database.run);
   const counter = new TagCounter(diagnosticsRepository, app.log, { ...DEFAULT_TAG_COUNTER_OPTIONS, ...deps.ignored });
-  const collector = new CollectService(new TagCache(collectRepository), writer, ignored, deps.countries ?? (config.countryDataDir === undefined ? await shippedCountries() : await loadCountryDatabase({ directory: config.countryDataDir })), counter);
+  const collector = new CollectService(new TagCache(collectRepository), writer, ignored, deps.countries ?? (await loadCountryDatabase({ directory: config.countryDataDir })), counter);
   const merchants = new MerchantsService(db, merchantsRepository, marktags);
   const serverEvents = new ServerEventsService(new ServerEventsRepository(deps.database.run), writer, counter);
   const diagnostics = new DiagnosticsService(diagnosticsRepository, marktagsRepository);

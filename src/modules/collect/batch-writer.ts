@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { ApiError } from '../../errors.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { eventKey, type CollectRepository, type EventRecord } from './repository.js';
+import { eventKey, firstOfEachKey, type CollectRepository, type EventRecord } from './repository.js';
 
 export interface WriteOutcome {
   accepted: number;
@@ -170,18 +170,7 @@ export class BatchWriter {
     const batch = this.takeBatch();
     const count = batch.reduce((sum, pending) => sum + pending.rows.length, 0);
     const bytes = batch.reduce((sum, pending) => sum + pending.bytes, 0);
-    // The first occurrence of a key in the batch is written; a later one is a duplicate by definition.
-    const seen = new Set<string>();
-    const unique: EventRecord[] = [];
-    for (const { rows } of batch) {
-      for (const row of rows) {
-        const key = eventKey(row.tagId, row.eventId);
-        if (!seen.has(key)) {
-          seen.add(key);
-          unique.push(row);
-        }
-      }
-    }
+    const unique = firstOfEachKey(batch.flatMap((pending) => pending.rows));
     const now = Date.now();
     const waking = new Set(batch.flatMap((pending) => pending.wake));
     // Server events never change a tag's state: only what browsers send touches it.

@@ -120,6 +120,20 @@ const key = (tagId: string, eventId: string) => `${tagId}/${eventId}`;
 const sessionKey = (row: EventRecord) => `${row.merchantId}/${row.sessionId ?? ''}`;
 const visitorKey = (row: EventRecord) => `${row.merchantId}/${row.visitorId}`;
 
+/** The first row of each key (tag, eventId), in order: a later one is a duplicate by definition, and writeBatch takes distinct keys. */
+export function firstOfEachKey(rows: Iterable<EventRecord>): EventRecord[] {
+  const seen = new Set<string>();
+  const first: EventRecord[] = [];
+  for (const row of rows) {
+    const rowKey = key(row.tagId, row.eventId);
+    if (!seen.has(rowKey)) {
+      seen.add(rowKey);
+      first.push(row);
+    }
+  }
+  return first;
+}
+
 /** Sessions and links remembered by a process at most: a few MB. */
 const KNOWN_LIMIT = 50_000;
 
@@ -266,11 +280,7 @@ export class CollectRepository {
 
   /** Events as the collector writes them, for tests and tools that load data directly. */
   async insertEvents(rows: EventRecord[]): Promise<BatchWritten> {
-    const seen = new Set<string>();
-    return this.writeBatch(
-      rows.filter((row) => !seen.has(key(row.tagId, row.eventId)) && seen.add(key(row.tagId, row.eventId))),
-      [],
-    );
+    return this.writeBatch(firstOfEachKey(rows), []);
   }
 
 }

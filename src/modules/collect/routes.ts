@@ -63,10 +63,12 @@ function allowOrigin(request: FastifyRequest, reply: FastifyReply): void {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** A tag id, when the value is one. */
+const asTagId = (value: unknown): string | undefined => (typeof value === 'string' && UUID.test(value) ? value.toLowerCase() : undefined);
+
 /** The tag a request body names, when it was read and names one. */
 function tagIn(body: unknown): string | undefined {
-  const tagId = (body as { tagId?: unknown } | null | undefined)?.tagId;
-  return typeof tagId === 'string' && UUID.test(tagId) ? tagId.toLowerCase() : undefined;
+  return asTagId((body as { tagId?: unknown } | null | undefined)?.tagId);
 }
 
 /** Events in a request body, when it was read at all (a refusal may come before: rate limit, size, bad JSON). */
@@ -152,7 +154,7 @@ export const collectRoutes: FastifyPluginAsyncTypebox<CollectRoutesOptions> = as
       // For the tag's diagnostics, when the request named one: in its body, or (a body over the
       // limit is never read) in the URL's `t`. Counts of ids that are no tag are dropped at the write.
       const code = errorCodeOf(reply);
-      const tagId = tagIn(request.body) ?? tagIn({ tagId: (request.query as { t?: unknown } | undefined)?.t });
+      const tagId = tagIn(request.body) ?? asTagId((request.query as { t?: unknown } | undefined)?.t);
       if (tagId !== undefined && code !== undefined && (REJECTION_CODES as readonly string[]).includes(code)) {
         counter.add(tagId, `rejected:${code}`, Math.max(1, events), new Date());
       }

@@ -1,4 +1,5 @@
 import { apportion, roundTo } from '../../lib/apportion.js';
+import { byDimensionValue, type CurrencyValue } from './report-values.js';
 
 /** The credit models of contracts/insights.md ("Attribution"). */
 export const ATTRIBUTION_MODELS = ['last_non_direct', 'last_touch', 'first_touch', 'linear', 'time_decay'] as const;
@@ -34,11 +35,6 @@ export interface ModelOptions {
   halfLifeDays: number;
   /** What a conversion without touchpoints is credited to: Direct's value of the dimension. */
   directKey: string | null;
-}
-
-export interface CurrencyValue {
-  currency: string;
-  value: number;
 }
 
 export interface AttributionRow {
@@ -100,8 +96,6 @@ export function creditOf(conversion: Conversion, options: ModelOptions): Map<str
   return credit;
 }
 
-const byValue = (a: string | null, b: string | null) => (a === b ? 0 : a === null ? 1 : b === null ? -1 : a < b ? -1 : 1);
-
 /**
  * The attribution report of a set of conversions: credit and value by dimension value, rows by
  * credit (descending, then value). Rounded so that the rows add up exactly to the totals: credit to
@@ -111,10 +105,8 @@ const byValue = (a: string | null, b: string | null) => (a === b ? 0 : a === nul
 export function attributeConversions(conversions: readonly Conversion[], options: ModelOptions): AttributionReport {
   const credit = new Map<string | null, number>();
   const values = new Map<string | null, Map<string, number>>();
-  const totalValues = new Map<string, number>();
   for (const conversion of conversions) {
     const hasValue = conversion.value !== null && conversion.currency !== null;
-    if (hasValue) totalValues.set(conversion.currency ?? '', (totalValues.get(conversion.currency ?? '') ?? 0) + (conversion.value ?? 0));
     for (const [key, share] of creditOf(conversion, options)) {
       credit.set(key, (credit.get(key) ?? 0) + share);
       if (!hasValue) continue;
@@ -125,7 +117,7 @@ export function attributeConversions(conversions: readonly Conversion[], options
   }
   const keys = [...credit.keys()];
   const rounded = apportion(keys.map((key) => credit.get(key) ?? 0), 4);
-  const currencies = [...totalValues.keys()].sort();
+  const currencies = [...new Set(conversions.flatMap((c) => (c.value !== null && c.currency !== null ? [c.currency] : [])))].sort();
   // Per currency, the rows' values apportioned to its total.
   const roundedValues = new Map(currencies.map((currency) => [currency, apportion(keys.map((key) => values.get(key)?.get(currency) ?? 0), 2)]));
   const rows = keys
@@ -136,7 +128,7 @@ export function attributeConversions(conversions: readonly Conversion[], options
         .filter((currency) => values.get(key)?.has(currency))
         .map((currency) => ({ currency, value: roundedValues.get(currency)?.[index] ?? 0 })),
     }))
-    .sort((a, b) => b.conversions - a.conversions || byValue(a.value, b.value));
+    .sort((a, b) => b.conversions - a.conversions || byDimensionValue(a.value, b.value));
   return {
     rows,
     totals: {

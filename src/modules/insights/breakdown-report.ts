@@ -1,4 +1,5 @@
 import { apportion } from '../../lib/apportion.js';
+import { byDimensionValue, type CurrencyValue } from './report-values.js';
 
 /** The dimensions of a breakdown (contracts/insights.md), each a value of an event or of its session. */
 export const BREAKDOWN_DIMENSIONS = ['page', 'entry_page', 'referrer', 'source', 'medium', 'campaign', 'channel', 'device_type', 'browser', 'os', 'country', 'type'] as const;
@@ -6,11 +7,6 @@ export type BreakdownDimension = (typeof BREAKDOWN_DIMENSIONS)[number];
 
 export const BREAKDOWN_SORTS = ['visitors', 'events', 'conversions', 'conversionValue'] as const;
 export type BreakdownSort = (typeof BREAKDOWN_SORTS)[number];
-
-export interface CurrencyValue {
-  currency: string;
-  value: number;
-}
 
 /** The metrics of every insights row and total. */
 export interface Metrics {
@@ -33,8 +29,6 @@ export interface BreakdownRows {
   hasMore: boolean;
 }
 
-const byValue = (a: string | null, b: string | null) => (a === b ? 0 : a === null ? 1 : b === null ? -1 : a < b ? -1 : 1);
-
 /**
  * Sorts, rounds and cuts a breakdown's rows. Descending by `sort`, ties by value ascending (the
  * unknown value last). `conversionValue` sorts by the currency with the largest total, which
@@ -49,7 +43,7 @@ export function breakdownRows(counted: readonly CountedRow[], sort: BreakdownSor
   const key = (row: CountedRow): number => (sort === 'conversionValue' ? (main === undefined ? 0 : (row.conversionValue.get(main) ?? 0)) : row[sort]);
   const rows = counted
     .map((row, index) => ({ row, index }))
-    .sort((a, b) => key(b.row) - key(a.row) || byValue(a.row.value, b.row.value))
+    .sort((a, b) => key(b.row) - key(a.row) || byDimensionValue(a.row.value, b.row.value))
     .map(({ row, index }) => ({
       value: row.value,
       events: row.events,
